@@ -1,4 +1,5 @@
 //! Code shared by Hydrate's control plane and data-plane services.
 
+pub mod connect;
 pub mod telemetry;
 pub mod tls;
