@@ -1,16 +1,68 @@
-//! The gRPC listener: health, reflection and gRPC-web with CORS.
+//! The gRPC listener: the connector and worker services, health, reflection
+//! and gRPC-web with CORS; and the leader election beside it.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use http::header::HeaderName;
+use hydrate_proto::v1::connector_service_server::ConnectorServiceServer;
+use hydrate_proto::v1::worker_service_server::WorkerServiceServer;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::Config;
+use crate::api::connectors::Connectors;
+use crate::api::workers::Workers;
+use crate::auth::Tokens;
+use crate::kafka::{KafkaTopics, NoTopics, TopicSource};
+use crate::keys::Keys;
+use crate::store::Store;
 
 /// Serves the control plane until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let tokens = Tokens::new(
+        &config.admin_tokens,
+        &config.viewer_tokens,
+        &config.worker_tokens,
+        config.insecure_no_auth,
+    )
+    .map_err(anyhow::Error::msg)?;
+    if config.insecure_no_auth {
+        tracing::warn!(
+            "authentication is OFF (--insecure-no-auth): anyone reaching the listener is admin"
+        );
+    }
+    let store = connect_store(&config, &shutdown).await?;
+    let topics: Arc<dyn TopicSource> = match &config.kafka_bootstrap_servers {
+        Some(bootstrap) => {
+            let properties = parse_properties(&config.kafka_properties)?;
+            Arc::new(KafkaTopics::new(bootstrap, &properties).map_err(anyhow::Error::msg)?)
+        }
+        None => Arc::new(NoTopics),
+    };
+
+    let replica_id = config
+        .replica_id
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
+    let election = tokio::spawn(crate::election::run(
+        store.clone(),
+        replica_id.clone(),
+        config.lease_ttl_seconds,
+        topics,
+        shutdown.clone(),
+    ));
+
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<ConnectorServiceServer<Connectors>>()
+        .await;
+    health_reporter
+        .set_serving::<WorkerServiceServer<Workers>>()
+        .await;
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
@@ -19,26 +71,83 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .register_encoded_file_descriptor_set(hydrate_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let connectors = InterceptedService::new(
+        ConnectorServiceServer::new(Connectors::new(store.clone())),
+        tokens.interceptor(),
+    );
+    let workers = InterceptedService::new(
+        WorkerServiceServer::new(Workers::new(store.clone(), config.lease_ttl_seconds)),
+        tokens.interceptor(),
+    );
 
-    tracing::info!(listen = %config.listen, "control plane listening");
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        let cert = std::fs::read(cert)
+            .with_context(|| format!("reading --tls-cert {}", cert.display()))?;
+        let key =
+            std::fs::read(key).with_context(|| format!("reading --tls-key {}", key.display()))?;
+        builder = builder.tls_config(
+            tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(cert, key)),
+        )?;
+    }
+    tracing::info!(listen = %config.listen, replica = %replica_id, tls = config.tls_cert.is_some(), "control plane listening");
+    builder
         .accept_http1(true)
         // CORS sits outside gRPC-web so preflight requests are answered first.
         .layer(cors_layer())
         .layer(tonic_web::GrpcWebLayer::new())
         .add_service(health_service)
         .add_service(reflection)
-        .serve_with_shutdown(config.listen, shutdown.cancelled_owned())
+        .add_service(connectors)
+        .add_service(workers)
+        .serve_with_shutdown(config.listen, shutdown.clone().cancelled_owned())
         .await?;
+    shutdown.cancel();
+    let _ = election.await;
     tracing::info!("control plane stopped");
     Ok(())
+}
+
+/// Connects to etcd, retrying until it answers or shutdown: a control plane
+/// started before etcd waits for it rather than exiting.
+async fn connect_store(config: &Config, shutdown: &CancellationToken) -> anyhow::Result<Store> {
+    loop {
+        match Store::connect(&config.etcd_endpoints, Keys::new(&config.etcd_prefix)).await {
+            Ok(store) => return Ok(store),
+            Err(err) => {
+                tracing::warn!(endpoints = ?config.etcd_endpoints, error = %err, "etcd not reachable; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => anyhow::bail!("shut down before etcd was reachable"),
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+fn parse_properties(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .with_context(|| format!("--kafka-property `{pair}` is not KEY=VALUE"))
+        })
+        .collect()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "control-plane".to_owned())
 }
 
 /// CORS for browsers using gRPC-web: any origin, and the gRPC trailers exposed
 /// so the dashboard can read errors.
 fn cors_layer() -> CorsLayer {
-    let expose = ["grpc-status", "grpc-message", "grpc-status-details-bin"]
-        .map(HeaderName::from_static);
+    let expose =
+        ["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static);
     let allow = [
         "authorization",
         "content-type",

@@ -66,7 +66,10 @@ impl StackEnv {
 
     /// `ETCD_ENDPOINTS`, comma-separated.
     pub fn etcd_endpoints(&self) -> Vec<String> {
-        self.var("ETCD_ENDPOINTS").split(',').map(str::to_owned).collect()
+        self.var("ETCD_ENDPOINTS")
+            .split(',')
+            .map(str::to_owned)
+            .collect()
     }
 
     /// `S3_BUCKET`.
@@ -101,6 +104,20 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The shared folder beside the repository (the seed configs, Pagila), or
+/// `HYDRATE_SHARED`.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("HYDRATE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared"))
+}
+
+/// The text of a file under the shared folder, e.g. `seed/connectors/x.json`.
+pub fn shared_file(relative: &str) -> String {
+    let path = shared_dir().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! collide. Waiting is done by polling with a deadline ([`wait_for`]), never
 //! by fixed sleeps.
 
+pub mod control_plane;
 pub mod env;
 pub mod s3;
 pub mod scope;

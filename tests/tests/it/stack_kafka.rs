@@ -132,11 +132,16 @@ async fn scram_with_wrong_password_is_refused() {
         .create_with_context(log.clone())
         .expect("consumer");
     let result = tokio::task::spawn_blocking(move || {
-        consumer.fetch_metadata(None, Duration::from_secs(10)).map(|_| ())
+        consumer
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map(|_| ())
     })
     .await
     .expect("metadata thread");
-    assert!(result.is_err(), "metadata must not be served with a wrong password");
+    assert!(
+        result.is_err(),
+        "metadata must not be served with a wrong password"
+    );
     let errors = log.0.lock().expect("error log").join("\n");
     assert!(
         errors.to_lowercase().contains("authentication"),
@@ -182,7 +187,10 @@ async fn read_committed_sees_committed_transactions_only() {
             Ok(())
         })
     };
-    written.await.expect("producer thread").expect("transactions");
+    written
+        .await
+        .expect("producer thread")
+        .expect("transactions");
 
     let committed = {
         let (config, topic) = (plaintext(env), topic.clone());

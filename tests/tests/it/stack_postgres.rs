@@ -18,7 +18,10 @@ async fn pagila_address_has_603_rows() {
     assert_eq!(row.get::<_, i64>(0), 603);
 
     let settings = client
-        .query_one("SELECT current_user::text, current_setting('wal_level')", &[])
+        .query_one(
+            "SELECT current_user::text, current_setting('wal_level')",
+            &[],
+        )
         .await
         .expect("read settings");
     assert_eq!(settings.get::<_, String>(0), "hydrate");

@@ -1,0 +1,4 @@
+//! The gRPC services.
+
+pub mod connectors;
+pub mod workers;

@@ -1,0 +1,127 @@
+//! A control plane for a test: the real server, in-process, on its own port
+//! and etcd prefix, with clients that carry a bearer token.
+
+use std::time::Duration;
+
+use hydrate_control_plane::Config;
+use hydrate_proto::v1::connector_service_client::ConnectorServiceClient;
+use hydrate_proto::v1::worker_service_client::WorkerServiceClient;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::{TestScope, wait_for};
+
+/// Tokens the test control plane accepts.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// A read-only token.
+pub const VIEWER_TOKEN: &str = "test-viewer-token-0123456789";
+/// A data-plane worker token.
+pub const WORKER_TOKEN: &str = "test-worker-token-0123456789";
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<String>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = &self.0 {
+            let value = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| tonic::Status::internal("token is not a header value"))?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        Ok(request)
+    }
+}
+
+/// A connector-service client.
+pub type Connectors = ConnectorServiceClient<InterceptedService<Channel, Bearer>>;
+/// A worker-service client.
+pub type Workers = WorkerServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A running control plane, stopped when dropped.
+pub struct TestControlPlane {
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    cancel: CancellationToken,
+}
+
+impl TestControlPlane {
+    /// Starts a control plane for `scope` with worker leases of `ttl_seconds`.
+    pub async fn start(scope: &TestScope, ttl_seconds: i64) -> TestControlPlane {
+        let port = free_port();
+        let env = scope.env();
+        let config = Config {
+            listen: format!("127.0.0.1:{port}").parse().expect("address"),
+            etcd_endpoints: env.etcd_endpoints(),
+            etcd_prefix: scope.etcd_prefix(),
+            admin_tokens: ADMIN_TOKEN.into(),
+            viewer_tokens: VIEWER_TOKEN.into(),
+            worker_tokens: WORKER_TOKEN.into(),
+            insecure_no_auth: false,
+            tls_cert: None,
+            tls_key: None,
+            lease_ttl_seconds: ttl_seconds,
+            replica_id: Some(format!("{}-cp", scope.id())),
+            kafka_bootstrap_servers: Some(env.kafka_bootstrap().to_owned()),
+            kafka_properties: Vec::new(),
+            log_format: Default::default(),
+        };
+        let cancel = CancellationToken::new();
+        tokio::spawn(hydrate_control_plane::run(config, cancel.clone()));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let plane = TestControlPlane { endpoint, cancel };
+        wait_for("control plane to listen", Duration::from_secs(20), || {
+            let endpoint = plane.endpoint.clone();
+            async move {
+                Ok(Channel::from_shared(endpoint)
+                    .map_err(|e| e.to_string())?
+                    .connect()
+                    .await
+                    .ok()
+                    .map(|_| ()))
+            }
+        })
+        .await;
+        plane
+    }
+
+    fn channel(&self) -> Channel {
+        Channel::from_shared(self.endpoint.clone())
+            .expect("endpoint")
+            .connect_lazy()
+    }
+
+    /// A connector client with `token` (None: no authorization header).
+    pub fn connectors(&self, token: Option<&str>) -> Connectors {
+        ConnectorServiceClient::with_interceptor(self.channel(), Bearer(token.map(str::to_owned)))
+    }
+
+    /// An admin connector client.
+    pub fn admin(&self) -> Connectors {
+        self.connectors(Some(ADMIN_TOKEN))
+    }
+
+    /// A worker client.
+    pub fn workers(&self) -> Workers {
+        WorkerServiceClient::with_interceptor(self.channel(), Bearer(Some(WORKER_TOKEN.to_owned())))
+    }
+}
+
+impl Drop for TestControlPlane {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
