@@ -5,11 +5,7 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    let protos = [
-        "hydrate/v1/types.proto",
-        "hydrate/v1/connector.proto",
-        "hydrate/v1/worker.proto",
-    ];
+    let protos = ["hydrate/v1/types.proto", "hydrate/v1/connector.proto", "hydrate/v1/worker.proto"];
     for proto in &protos {
         println!("cargo:rerun-if-changed={proto}");
     }

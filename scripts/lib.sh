@@ -113,4 +113,4 @@ require_free_port() {
 
 # The local stack's components, each scripts/stack/<name>.sh, in start order;
 # scripts/down stops them in reverse.
-STACK_COMPONENTS=(postgres etcd kafka s3 prometheus)
+STACK_COMPONENTS=(postgres etcd kafka s3 prometheus control-plane)

@@ -22,12 +22,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// The control plane's gRPC address (http:// or https://).
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRATE_ENDPOINT",
-        default_value = "http://127.0.0.1:50051"
-    )]
+    #[arg(long, global = true, env = "HYDRATE_ENDPOINT", default_value = "http://127.0.0.1:50051")]
     pub endpoint: String,
     /// Bearer token sent as `authorization: Bearer <token>`.
     #[arg(long, global = true, env = "HYDRATE_TOKEN", hide_env_values = true)]
@@ -165,13 +160,10 @@ pub enum OffsetsCommand {
 /// Parses `30s`, `500ms`, `2m`, `1h` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let amount: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 30s, 500ms or 2m"))?;
+    let amount: u64 =
+        digits.parse().map_err(|_| format!("`{text}` is not a duration such as 30s, 500ms or 2m"))?;
     let duration = match unit {
         "ms" => Duration::from_millis(amount),
         "" | "s" => Duration::from_secs(amount),
@@ -230,14 +222,7 @@ mod tests {
     #[test]
     fn restart_flags() {
         let cli = parse(&["restart", "pg", "--include-tasks", "--only-failed"]).unwrap();
-        assert!(matches!(
-            cli.command,
-            Command::Restart {
-                include_tasks: true,
-                only_failed: true,
-                ..
-            }
-        ));
+        assert!(matches!(cli.command, Command::Restart { include_tasks: true, only_failed: true, .. }));
     }
 
     #[test]
@@ -253,13 +238,7 @@ mod tests {
     #[test]
     fn plugins_verbose_and_watch_without_name() {
         let cli = parse(&["plugins", "--transforms", "-v"]).unwrap();
-        assert!(matches!(
-            cli.command,
-            Command::Plugins {
-                transforms: true,
-                verbose: true
-            }
-        ));
+        assert!(matches!(cli.command, Command::Plugins { transforms: true, verbose: true }));
         let cli = parse(&["watch"]).unwrap();
         assert!(matches!(cli.command, Command::Watch { name: None }));
     }

@@ -29,13 +29,10 @@ impl BearerAuth {
         let header = match token.map(str::trim) {
             None | Some("") => None,
             Some(token) => {
-                let mut value =
-                    MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
-                        // The token itself is never echoed: it is a secret.
-                        CliError::Usage(
-                            "the token holds characters an HTTP header cannot carry".into(),
-                        )
-                    })?;
+                let mut value = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
+                    // The token itself is never echoed: it is a secret.
+                    CliError::Usage("the token holds characters an HTTP header cannot carry".into())
+                })?;
                 value.set_sensitive(true);
                 Some(value)
             }
@@ -46,21 +43,14 @@ impl BearerAuth {
 
 impl std::fmt::Debug for BearerAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BearerAuth")
-            .field("token", &self.header.as_ref().map(|_| "[hidden]"))
-            .finish()
+        f.debug_struct("BearerAuth").field("token", &self.header.as_ref().map(|_| "[hidden]")).finish()
     }
 }
 
 impl Interceptor for BearerAuth {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(header) = &self.header {
-            request
-                .metadata_mut()
-                .insert("authorization", header.clone());
+            request.metadata_mut().insert("authorization", header.clone());
         }
         Ok(request)
     }
@@ -88,16 +78,12 @@ impl Connection {
         }
         let tls = match (&args.ca_cert, https) {
             (Some(path), true) => {
-                let pem = std::fs::read(path).map_err(|source| CliError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+                let pem =
+                    std::fs::read(path).map_err(|source| CliError::Read { path: path.clone(), source })?;
                 Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
             }
             (Some(_), false) => {
-                return Err(CliError::Usage(
-                    "--ca-cert needs an https:// endpoint".into(),
-                ));
+                return Err(CliError::Usage("--ca-cert needs an https:// endpoint".into()));
             }
             // System roots are not compiled in (tonic's tls-*-roots features).
             (None, true) => {
@@ -107,12 +93,7 @@ impl Connection {
             }
             (None, false) => None,
         };
-        Ok(Self {
-            endpoint,
-            timeout: args.timeout,
-            tls,
-            auth: BearerAuth::new(args.token.as_deref())?,
-        })
+        Ok(Self { endpoint, timeout: args.timeout, tls, auth: BearerAuth::new(args.token.as_deref())? })
     }
 
     /// The endpoint, for messages.
@@ -131,18 +112,10 @@ impl Connection {
             .map_err(|e| CliError::Usage(format!("--endpoint {}: {e}", self.endpoint)))?
             .connect_timeout(self.timeout);
         if let Some(tls) = &self.tls {
-            endpoint = endpoint
-                .tls_config(tls.clone())
-                .map_err(|e| self.connect_error(&e))?;
+            endpoint = endpoint.tls_config(tls.clone()).map_err(|e| self.connect_error(&e))?;
         }
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| self.connect_error(&e))?;
-        Ok(ConnectorServiceClient::with_interceptor(
-            channel,
-            self.auth.clone(),
-        ))
+        let channel = endpoint.connect().await.map_err(|e| self.connect_error(&e))?;
+        Ok(ConnectorServiceClient::with_interceptor(channel, self.auth.clone()))
     }
 
     /// A request carrying the deadline as `grpc-timeout`, so the server can
@@ -169,9 +142,7 @@ impl Connection {
     /// connection (the server went away) gets the connection message.
     pub fn status_error(&self, status: tonic::Status) -> CliError {
         if status.code() == tonic::Code::Unavailable && is_refused(&status) {
-            CliError::ConnectionRefused {
-                endpoint: self.endpoint.clone(),
-            }
+            CliError::ConnectionRefused { endpoint: self.endpoint.clone() }
         } else {
             CliError::Rpc(status)
         }
@@ -179,17 +150,12 @@ impl Connection {
 
     /// The error for a call that took longer than `--timeout`.
     pub fn timeout_error(&self) -> CliError {
-        CliError::Timeout {
-            endpoint: self.endpoint.clone(),
-            seconds: self.timeout.as_secs_f64(),
-        }
+        CliError::Timeout { endpoint: self.endpoint.clone(), seconds: self.timeout.as_secs_f64() }
     }
 
     fn connect_error(&self, error: &tonic::transport::Error) -> CliError {
         if is_refused(error) {
-            return CliError::ConnectionRefused {
-                endpoint: self.endpoint.clone(),
-            };
+            return CliError::ConnectionRefused { endpoint: self.endpoint.clone() };
         }
         // The top-level message is often just "transport error"; the causes say why.
         let mut reason = error.to_string();
@@ -199,10 +165,7 @@ impl Connection {
             reason.push_str(&cause.to_string());
             source = cause.source();
         }
-        CliError::Connect {
-            endpoint: self.endpoint.clone(),
-            reason,
-        }
+        CliError::Connect { endpoint: self.endpoint.clone(), reason }
     }
 }
 
@@ -240,22 +203,9 @@ mod tests {
         let mut auth = BearerAuth::new(Some("s3cret")).unwrap();
         assert!(!format!("{auth:?}").contains("s3cret"));
         let request = auth.call(tonic::Request::new(())).unwrap();
-        assert_eq!(
-            request
-                .metadata()
-                .get("authorization")
-                .unwrap()
-                .to_str()
-                .unwrap(),
-            "Bearer s3cret"
-        );
+        assert_eq!(request.metadata().get("authorization").unwrap().to_str().unwrap(), "Bearer s3cret");
         let mut none = BearerAuth::new(None).unwrap();
-        assert!(
-            none.call(tonic::Request::new(()))
-                .unwrap()
-                .metadata()
-                .is_empty()
-        );
+        assert!(none.call(tonic::Request::new(())).unwrap().metadata().is_empty());
     }
 
     #[test]

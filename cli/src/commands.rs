@@ -5,10 +5,9 @@ use std::io::Write;
 use std::path::Path;
 
 use hydrate_proto::v1::{
-    AlterConnectorOffsetsRequest, ConnectorConfig, DeleteConnectorRequest,
-    GetConnectorOffsetsRequest, GetConnectorRequest, GetConnectorStatusRequest,
-    ListConnectorPluginsRequest, ListConnectorsRequest, PauseConnectorRequest,
-    PutConnectorConfigRequest, ResetConnectorOffsetsRequest, RestartConnectorRequest,
+    AlterConnectorOffsetsRequest, ConnectorConfig, DeleteConnectorRequest, GetConnectorOffsetsRequest,
+    GetConnectorRequest, GetConnectorStatusRequest, ListConnectorPluginsRequest, ListConnectorsRequest,
+    PauseConnectorRequest, PutConnectorConfigRequest, ResetConnectorOffsetsRequest, RestartConnectorRequest,
     ResumeConnectorRequest, StopConnectorRequest, ValidateConnectorConfigRequest,
     WatchConnectorStatusRequest, connector_config,
 };
@@ -62,42 +61,22 @@ pub async fn execute(conn: &Connection, command: Command, printer: &mut Printer<
         Command::Apply { path, name } => apply(conn, &path, name.as_deref(), printer).await,
         Command::Get { name } => {
             let mut client = conn.connect().await?;
-            let response = conn
-                .unary(client.get_connector(conn.request(GetConnectorRequest { name })))
-                .await?;
+            let response =
+                conn.unary(client.get_connector(conn.request(GetConnectorRequest { name }))).await?;
             let info = response.connector.unwrap_or_default();
-            printer.emit(
-                || output::connector_text(&info),
-                || view::connector_info(&info),
-            )
+            printer.emit(|| output::connector_text(&info), || view::connector_info(&info))
         }
         Command::List { status } => {
             let mut client = conn.connect().await?;
-            let request = ListConnectorsRequest {
-                include_status: status,
-                include_info: false,
-            };
-            let entries = conn
-                .unary(client.list_connectors(conn.request(request)))
-                .await?
-                .connectors;
-            printer.emit(
-                || output::list_table(&entries, status),
-                || list_json(&entries, status),
-            )
+            let request = ListConnectorsRequest { include_status: status, include_info: false };
+            let entries = conn.unary(client.list_connectors(conn.request(request))).await?.connectors;
+            printer.emit(|| output::list_table(&entries, status), || list_json(&entries, status))
         }
         Command::Status { name } => {
             let mut client = conn.connect().await?;
             let request = conn.request(GetConnectorStatusRequest { name });
-            let status = conn
-                .unary(client.get_connector_status(request))
-                .await?
-                .status
-                .unwrap_or_default();
-            printer.emit(
-                || output::status_text(&status),
-                || view::connector_status(&status),
-            )
+            let status = conn.unary(client.get_connector_status(request)).await?.status.unwrap_or_default();
+            printer.emit(|| output::status_text(&status), || view::connector_status(&status))
         }
         Command::Pause { name } => {
             let mut client = conn.connect().await?;
@@ -123,40 +102,17 @@ pub async fn execute(conn: &Connection, command: Command, printer: &mut Printer<
             conn.unary(client.delete_connector(request)).await?;
             done(printer, &name, "deleted")
         }
-        Command::Restart {
-            name,
-            include_tasks,
-            only_failed,
-        } => {
+        Command::Restart { name, include_tasks, only_failed } => {
             let mut client = conn.connect().await?;
-            let request = conn.request(RestartConnectorRequest {
-                name,
-                include_tasks,
-                only_failed,
-            });
-            let status = conn
-                .unary(client.restart_connector(request))
-                .await?
-                .status
-                .unwrap_or_default();
-            printer.emit(
-                || output::status_text(&status),
-                || view::connector_status(&status),
-            )
+            let request = conn.request(RestartConnectorRequest { name, include_tasks, only_failed });
+            let status = conn.unary(client.restart_connector(request)).await?.status.unwrap_or_default();
+            printer.emit(|| output::status_text(&status), || view::connector_status(&status))
         }
         Command::Validate { path } => validate(conn, &path, printer).await,
-        Command::Plugins {
-            transforms,
-            verbose,
-        } => {
+        Command::Plugins { transforms, verbose } => {
             let mut client = conn.connect().await?;
-            let request = conn.request(ListConnectorPluginsRequest {
-                include_transforms: transforms,
-            });
-            let plugins = conn
-                .unary(client.list_connector_plugins(request))
-                .await?
-                .plugins;
+            let request = conn.request(ListConnectorPluginsRequest { include_transforms: transforms });
+            let plugins = conn.unary(client.list_connector_plugins(request)).await?.plugins;
             printer.emit(
                 || output::plugins_text(&plugins, verbose),
                 || plugins.iter().map(view::plugin).collect(),
@@ -169,39 +125,25 @@ pub async fn execute(conn: &Connection, command: Command, printer: &mut Printer<
 
 /// `connector NAME paused`, or `{"name": .., "result": "paused"}`.
 fn done(printer: &mut Printer<'_>, name: &str, result: &str) -> Result<()> {
-    printer.emit(
-        || format!("connector {name} {result}\n"),
-        || json!({"name": name, "result": result}),
-    )
+    printer.emit(|| format!("connector {name} {result}\n"), || json!({"name": name, "result": result}))
 }
 
 /// Kafka Connect's `GET /connectors` (names) or `?expand=status`.
 fn list_json(entries: &[hydrate_proto::v1::ConnectorListEntry], with_status: bool) -> Value {
     if !with_status {
-        return entries
-            .iter()
-            .map(|e| Value::String(e.name.clone()))
-            .collect();
+        return entries.iter().map(|e| Value::String(e.name.clone())).collect();
     }
     let expanded = entries
         .iter()
         .map(|e| {
-            let status = e
-                .status
-                .as_ref()
-                .map_or(Value::Null, view::connector_status);
+            let status = e.status.as_ref().map_or(Value::Null, view::connector_status);
             (e.name.clone(), json!({ "status": status }))
         })
         .collect();
     Value::Object(expanded)
 }
 
-async fn apply(
-    conn: &Connection,
-    path: &Path,
-    name: Option<&str>,
-    printer: &mut Printer<'_>,
-) -> Result<()> {
+async fn apply(conn: &Connection, path: &Path, name: Option<&str>, printer: &mut Printer<'_>) -> Result<()> {
     let files = input::load_apply(path, name)?;
     let mut client = conn.connect().await?;
     let mut outcomes = Vec::with_capacity(files.len());
@@ -209,9 +151,7 @@ async fn apply(
     for file in files {
         let request = conn.request(PutConnectorConfigRequest {
             name: file.name.clone(),
-            config: Some(ConnectorConfig {
-                source: Some(connector_config::Source::Json(file.json)),
-            }),
+            config: Some(ConnectorConfig { source: Some(connector_config::Source::Json(file.json)) }),
             expected_revision: 0,
             create_only: false,
         });
@@ -228,45 +168,24 @@ async fn apply(
             }
             Err(other) => return Err(other),
         };
-        outcomes.push(ApplyOutcome {
-            name: file.name,
-            path: file.path,
-            result,
-        });
+        outcomes.push(ApplyOutcome { name: file.name, path: file.path, result });
     }
     if outcomes.len() == 1 && failures.len() == 1 {
         // Nothing was applied: the error says it all.
         return Err(failures.remove(0));
     }
-    printer.emit(
-        || output::apply_table(&outcomes),
-        || view::apply_outcomes(&outcomes),
-    )?;
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::Partial {
-            total: outcomes.len(),
-            failures,
-        })
-    }
+    printer.emit(|| output::apply_table(&outcomes), || view::apply_outcomes(&outcomes))?;
+    if failures.is_empty() { Ok(()) } else { Err(CliError::Partial { total: outcomes.len(), failures }) }
 }
 
 async fn validate(conn: &Connection, path: &Path, printer: &mut Printer<'_>) -> Result<()> {
     let json = input::load_validate(path)?;
     let mut client = conn.connect().await?;
     let request = conn.request(ValidateConnectorConfigRequest {
-        config: Some(ConnectorConfig {
-            source: Some(connector_config::Source::Json(json)),
-        }),
+        config: Some(ConnectorConfig { source: Some(connector_config::Source::Json(json)) }),
     });
-    let response = conn
-        .unary(client.validate_connector_config(request))
-        .await?;
-    printer.emit(
-        || output::validation_text(&response),
-        || view::validation(&response),
-    )?;
+    let response = conn.unary(client.validate_connector_config(request)).await?;
+    printer.emit(|| output::validation_text(&response), || view::validation(&response))?;
     match response.error_count {
         0 => Ok(()),
         n => Err(CliError::Invalid(n)),
@@ -282,37 +201,23 @@ async fn offsets_command(
         OffsetsCommand::Get { name } => {
             let mut client = conn.connect().await?;
             let request = conn.request(GetConnectorOffsetsRequest { name });
-            let offsets = conn
-                .unary(client.get_connector_offsets(request))
-                .await?
-                .offsets;
-            printer.emit(
-                || output::offsets_table(&offsets),
-                || offsets::offsets_to_json(&offsets),
-            )
+            let offsets = conn.unary(client.get_connector_offsets(request)).await?.offsets;
+            printer.emit(|| output::offsets_table(&offsets), || offsets::offsets_to_json(&offsets))
         }
         OffsetsCommand::Alter { name, path } => {
-            let text = std::fs::read_to_string(&path).map_err(|source| CliError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let offsets = offsets::offsets_from_json(&text)
-                .map_err(|message| CliError::Input { path, message })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| CliError::Read { path: path.clone(), source })?;
+            let offsets =
+                offsets::offsets_from_json(&text).map_err(|message| CliError::Input { path, message })?;
             let mut client = conn.connect().await?;
             let request = conn.request(AlterConnectorOffsetsRequest { name, offsets });
-            let message = conn
-                .unary(client.alter_connector_offsets(request))
-                .await?
-                .message;
+            let message = conn.unary(client.alter_connector_offsets(request)).await?.message;
             printer.emit(|| format!("{message}\n"), || json!({ "message": message }))
         }
         OffsetsCommand::Reset { name } => {
             let mut client = conn.connect().await?;
             let request = conn.request(ResetConnectorOffsetsRequest { name });
-            let message = conn
-                .unary(client.reset_connector_offsets(request))
-                .await?
-                .message;
+            let message = conn.unary(client.reset_connector_offsets(request)).await?.message;
             printer.emit(|| format!("{message}\n"), || json!({ "message": message }))
         }
     }
@@ -325,11 +230,7 @@ async fn watch(conn: &Connection, name: String, printer: &mut Printer<'_>) -> Re
     // the wait for the stream to open is bounded.
     let request = tonic::Request::new(WatchConnectorStatusRequest { name });
     let mut stream = conn.unary(client.watch_connector_status(request)).await?;
-    while let Some(change) = stream
-        .message()
-        .await
-        .map_err(|status| conn.status_error(status))?
-    {
+    while let Some(change) = stream.message().await.map_err(|status| conn.status_error(status))? {
         printer.line(
             || output::watch_line(&change),
             || {

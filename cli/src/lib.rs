@@ -25,12 +25,7 @@ pub use error::{CliError, Result};
 /// Runs the command, printing results to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
     let conn = client::Connection::from_args(&cli.global)?;
-    commands::execute(
-        &conn,
-        cli.command,
-        &mut commands::Printer::new(out, cli.global.output),
-    )
-    .await?;
+    commands::execute(&conn, cli.command, &mut commands::Printer::new(out, cli.global.output)).await?;
     out.flush()?;
     Ok(())
 }

@@ -20,9 +20,7 @@ pub fn offsets_from_json(text: &str) -> Result<Vec<ConnectorOffset>, String> {
     let document: Value = serde_json::from_str(text).map_err(|e| {
         let (line, column) = (e.line(), e.column());
         let full = e.to_string();
-        let message = full
-            .strip_suffix(&format!(" at line {line} column {column}"))
-            .unwrap_or(&full);
+        let message = full.strip_suffix(&format!(" at line {line} column {column}")).unwrap_or(&full);
         format!("JSON syntax error at line {line}, column {column}: {message}")
     })?;
     let Value::Object(mut top) = document else {
@@ -34,19 +32,13 @@ pub fn offsets_from_json(text: &str) -> Result<Vec<ConnectorOffset>, String> {
     if let Some(key) = top.keys().next() {
         return Err(format!("unexpected top-level key `{key}`"));
     }
-    entries
-        .into_iter()
-        .enumerate()
-        .map(|(i, entry)| offset_entry(i, entry))
-        .collect()
+    entries.into_iter().enumerate().map(|(i, entry)| offset_entry(i, entry)).collect()
 }
 
 fn offset_entry(index: usize, entry: Value) -> Result<ConnectorOffset, String> {
     let at = format!("offsets[{index}]");
     let Value::Object(mut fields) = entry else {
-        return Err(format!(
-            "{at}: expected an object with partition and offset"
-        ));
+        return Err(format!("{at}: expected an object with partition and offset"));
     };
     let partition = match fields.remove("partition") {
         Some(Value::Object(map)) => json_to_struct(&map, &format!("{at}.partition"))?,
@@ -59,18 +51,13 @@ fn offset_entry(index: usize, entry: Value) -> Result<ConnectorOffset, String> {
         Some(Value::Null) => None,
         Some(_) => return Err(format!("{at}.offset: expected an object or null")),
         None => {
-            return Err(format!(
-                "{at}: missing \"offset\" (null resets the partition)"
-            ));
+            return Err(format!("{at}: missing \"offset\" (null resets the partition)"));
         }
     };
     if let Some(key) = fields.keys().next() {
         return Err(format!("{at}: unexpected key `{key}`"));
     }
-    Ok(ConnectorOffset {
-        partition: Some(partition),
-        offset,
-    })
+    Ok(ConnectorOffset { partition: Some(partition), offset })
 }
 
 /// A JSON object as a Struct; `path` names it in errors.
@@ -108,18 +95,10 @@ fn number_to_f64(number: &Number, path: &str) -> Result<f64, String> {
         )
     };
     if let Some(u) = number.as_u64() {
-        return if u <= MAX_EXACT_INTEGER {
-            Ok(u as f64)
-        } else {
-            Err(too_big())
-        };
+        return if u <= MAX_EXACT_INTEGER { Ok(u as f64) } else { Err(too_big()) };
     }
     if let Some(i) = number.as_i64() {
-        return if i.unsigned_abs() <= MAX_EXACT_INTEGER {
-            Ok(i as f64)
-        } else {
-            Err(too_big())
-        };
+        return if i.unsigned_abs() <= MAX_EXACT_INTEGER { Ok(i as f64) } else { Err(too_big()) };
     }
     number.as_f64().ok_or_else(too_big)
 }
@@ -140,12 +119,7 @@ pub fn offsets_to_json(offsets: &[ConnectorOffset]) -> Value {
 
 /// A Struct as a JSON object.
 pub fn struct_to_json(s: &Struct) -> Value {
-    Value::Object(
-        s.fields
-            .iter()
-            .map(|(k, v)| (k.clone(), value_to_json(v)))
-            .collect(),
-    )
+    Value::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
 }
 
 fn value_to_json(value: &ProtoValue) -> Value {
@@ -154,9 +128,7 @@ fn value_to_json(value: &ProtoValue) -> Value {
         Some(Kind::BoolValue(b)) => Value::Bool(*b),
         Some(Kind::NumberValue(n)) => f64_to_json(*n),
         Some(Kind::StringValue(s)) => Value::String(s.clone()),
-        Some(Kind::ListValue(list)) => {
-            Value::Array(list.values.iter().map(value_to_json).collect())
-        }
+        Some(Kind::ListValue(list)) => Value::Array(list.values.iter().map(value_to_json).collect()),
         Some(Kind::StructValue(s)) => struct_to_json(s),
     }
 }
@@ -200,10 +172,7 @@ mod tests {
 
     #[test]
     fn nested_values_and_fractions_survive() {
-        let map = json!({"a": [1, "x", true, null, {"b": 0.5}], "c": -3})
-            .as_object()
-            .cloned()
-            .unwrap();
+        let map = json!({"a": [1, "x", true, null, {"b": 0.5}], "c": -3}).as_object().cloned().unwrap();
         let s = json_to_struct(&map, "p").unwrap();
         assert_eq!(struct_to_json(&s), Value::Object(map));
     }
@@ -214,16 +183,11 @@ mod tests {
             r#"{"offsets":[{"partition":{"t":"x"},"offset":{"incrementing":9007199254740993}}]}"#,
         )
         .unwrap_err();
-        assert!(
-            err.starts_with("offsets[0].offset.incrementing: 9007199254740993"),
-            "{err}"
-        );
+        assert!(err.starts_with("offsets[0].offset.incrementing: 9007199254740993"), "{err}");
         // 2^53 itself is exact.
         assert!(
-            offsets_from_json(
-                r#"{"offsets":[{"partition":{"t":"x"},"offset":{"i":-9007199254740992}}]}"#
-            )
-            .is_ok()
+            offsets_from_json(r#"{"offsets":[{"partition":{"t":"x"},"offset":{"i":-9007199254740992}}]}"#)
+                .is_ok()
         );
     }
 
@@ -233,22 +197,10 @@ mod tests {
             ("[]", "expected {\"offsets\""),
             (r#"{"offset": []}"#, "expected an \"offsets\" array"),
             (r#"{"offsets": [], "x": 1}"#, "unexpected top-level key `x`"),
-            (
-                r#"{"offsets": [{"offset": {}}]}"#,
-                "offsets[0].partition: expected an object",
-            ),
-            (
-                r#"{"offsets": [{"partition": {}}]}"#,
-                "offsets[0]: missing \"offset\"",
-            ),
-            (
-                r#"{"offsets": [{"partition": {}, "offset": 1}]}"#,
-                "offsets[0].offset: expected",
-            ),
-            (
-                "{\n  \"offsets\": [,]}",
-                "JSON syntax error at line 2, column 15",
-            ),
+            (r#"{"offsets": [{"offset": {}}]}"#, "offsets[0].partition: expected an object"),
+            (r#"{"offsets": [{"partition": {}}]}"#, "offsets[0]: missing \"offset\""),
+            (r#"{"offsets": [{"partition": {}, "offset": 1}]}"#, "offsets[0].offset: expected"),
+            ("{\n  \"offsets\": [,]}", "JSON syntax error at line 2, column 15"),
         ];
         for (text, expected) in cases {
             let err = offsets_from_json(text).unwrap_err();

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use hydrate_proto::v1::{
     ConnectorInfo, ConnectorListEntry, ConnectorOffset, ConnectorStatus, PluginInfo,
-    PutConnectorConfigResponse, SnapshotProgress, State, TaskStatus,
-    ValidateConnectorConfigResponse, WatchConnectorStatusResponse,
+    PutConnectorConfigResponse, SnapshotProgress, State, TaskStatus, ValidateConnectorConfigResponse,
+    WatchConnectorStatusResponse,
 };
 
 use crate::offsets::struct_to_json;
@@ -135,18 +135,11 @@ pub fn status_text(status: &ConnectorStatus) -> String {
     }
     // Traces are printed whole, below the table: they say why it failed.
     if !status.trace.is_empty() {
-        text.push_str(&format!(
-            "\nconnector {}:\n",
-            state_name(status.state).to_lowercase()
-        ));
+        text.push_str(&format!("\nconnector {}:\n", state_name(status.state).to_lowercase()));
         text.push_str(&indent(&status.trace));
     }
     for task in status.tasks.iter().filter(|t| !t.trace.is_empty()) {
-        text.push_str(&format!(
-            "\ntask {} {}:\n",
-            task.id,
-            state_name(task.state).to_lowercase()
-        ));
+        text.push_str(&format!("\ntask {} {}:\n", task.id, state_name(task.state).to_lowercase()));
         text.push_str(&indent(&task.trace));
     }
     text
@@ -172,26 +165,14 @@ pub fn validation_text(response: &ValidateConnectorConfigResponse) -> String {
     let mut table = Table::new(["KEY", "VALUE", "PROBLEM"]);
     for result in &response.configs {
         for (i, error) in result.errors.iter().enumerate() {
-            let (key, value) = if i == 0 {
-                (result.name.as_str(), or_dash(&result.value))
-            } else {
-                ("", "")
-            };
+            let (key, value) = if i == 0 { (result.name.as_str(), or_dash(&result.value)) } else { ("", "") };
             table.row([key, value, error.as_str()]);
         }
         if result.ignored {
-            table.row([
-                result.name.as_str(),
-                or_dash(&result.value),
-                "ignored: no effect in Hydrate",
-            ]);
+            table.row([result.name.as_str(), or_dash(&result.value), "ignored: no effect in Hydrate"]);
         }
     }
-    let mut text = if table.is_empty() {
-        String::new()
-    } else {
-        table.render() + "\n"
-    };
+    let mut text = if table.is_empty() { String::new() } else { table.render() + "\n" };
     for error in &response.errors {
         text.push_str(&format!("error: {error}\n"));
     }
@@ -214,11 +195,7 @@ pub fn plugins_text(plugins: &[PluginInfo], verbose: bool) -> String {
         for plugin in plugins {
             let mut keys = Table::new(["KEY", "TYPE", "DEFAULT", "IMPORTANCE", "GROUP"]);
             for key in &plugin.config {
-                let default = if key.has_default {
-                    or_dash(&key.default_value)
-                } else {
-                    "(required)"
-                };
+                let default = if key.has_default { or_dash(&key.default_value) } else { "(required)" };
                 keys.row([&key.name, &key.r#type, default, &key.importance, &key.group]);
             }
             text.push_str(&format!("\n{}\n{}", plugin.class_name, keys.render()));
@@ -234,10 +211,7 @@ pub fn offsets_table(offsets: &[ConnectorOffset]) -> String {
         let side = |s: Option<&prost_types::Struct>| {
             s.map_or_else(|| "null".to_owned(), |s| struct_to_json(s).to_string())
         };
-        table.row([
-            side(offset.partition.as_ref()),
-            side(offset.offset.as_ref()),
-        ]);
+        table.row([side(offset.partition.as_ref()), side(offset.offset.as_ref())]);
     }
     table.render()
 }
@@ -250,21 +224,14 @@ pub fn watch_line(change: &WatchConnectorStatusResponse) -> String {
     if change.deleted {
         return format!("{} DELETED", status.name);
     }
-    let tasks: Vec<String> = status
-        .tasks
-        .iter()
-        .map(|t| format!("{}:{}", t.id, state_name(t.state)))
-        .collect();
+    let tasks: Vec<String> =
+        status.tasks.iter().map(|t| format!("{}:{}", t.id, state_name(t.state))).collect();
     let mut line = format!(
         "{} {} (target {}) tasks {}",
         status.name,
         state_name(status.state),
         target_state_name(status.target_state),
-        if tasks.is_empty() {
-            "-".into()
-        } else {
-            tasks.join(" ")
-        },
+        if tasks.is_empty() { "-".into() } else { tasks.join(" ") },
     );
     // The first line of a trace is usually the exception and its message.
     let first_line = |trace: &str| trace.lines().next().unwrap_or_default().trim().to_owned();
@@ -279,9 +246,7 @@ pub fn watch_line(change: &WatchConnectorStatusResponse) -> String {
 
 #[cfg(test)]
 mod tests {
-    use hydrate_proto::v1::{
-        ConfigKeyDefinition, ConfigValueResult, ConnectorType, TargetState, TaskId,
-    };
+    use hydrate_proto::v1::{ConfigKeyDefinition, ConfigValueResult, ConnectorType, TargetState, TaskId};
 
     use super::*;
 
@@ -309,9 +274,8 @@ mod tests {
                     id: 1,
                     state: State::Failed as i32,
                     worker_id: "source-b".into(),
-                    trace:
-                        "org.postgresql.util.PSQLException: connection refused\n\tat Driver.connect"
-                            .into(),
+                    trace: "org.postgresql.util.PSQLException: connection refused\n\tat Driver.connect"
+                        .into(),
                     epoch: 1,
                     snapshots: vec![],
                     resources: vec!["public.film".into(), "public.actor".into()],
@@ -345,16 +309,8 @@ task 1 failed:
     #[test]
     fn list_golden() {
         let entries = vec![
-            ConnectorListEntry {
-                name: "pg-source".into(),
-                info: None,
-                status: Some(failing_status()),
-            },
-            ConnectorListEntry {
-                name: "s3-sink".into(),
-                info: None,
-                status: None,
-            },
+            ConnectorListEntry { name: "pg-source".into(), info: None, status: Some(failing_status()) },
+            ConnectorListEntry { name: "s3-sink".into(), info: None, status: None },
         ];
         assert_eq!(
             list_table(&entries, true),
@@ -373,17 +329,11 @@ s3-sink    -       -        -        -
             name: "pg".into(),
             config: [
                 ("connection.password".to_owned(), "[hidden]".to_owned()),
-                (
-                    "connector.class".into(),
-                    "io.confluent.connect.jdbc.JdbcSourceConnector".into(),
-                ),
+                ("connector.class".into(), "io.confluent.connect.jdbc.JdbcSourceConnector".into()),
             ]
             .into(),
             r#type: ConnectorType::Source as i32,
-            tasks: vec![TaskId {
-                connector: "pg".into(),
-                task: 0,
-            }],
+            tasks: vec![TaskId { connector: "pg".into(), task: 0 }],
             revision: 12,
             target_state: TargetState::Paused as i32,
         };
@@ -417,21 +367,9 @@ connector.class      io.confluent.connect.jdbc.JdbcSourceConnector
                 path: "a.json".into(),
                 result: Ok(ok(true, true, &["key.converter"])),
             },
-            ApplyOutcome {
-                name: "bb".into(),
-                path: "bb.json".into(),
-                result: Ok(ok(false, true, &[])),
-            },
-            ApplyOutcome {
-                name: "c".into(),
-                path: "c.json".into(),
-                result: Ok(ok(false, false, &[])),
-            },
-            ApplyOutcome {
-                name: "d".into(),
-                path: "d.json".into(),
-                result: Err("bad".into()),
-            },
+            ApplyOutcome { name: "bb".into(), path: "bb.json".into(), result: Ok(ok(false, true, &[])) },
+            ApplyOutcome { name: "c".into(), path: "c.json".into(), result: Ok(ok(false, false, &[])) },
+            ApplyOutcome { name: "d".into(), path: "d.json".into(), result: Err("bad".into()) },
         ];
         assert_eq!(
             apply_table(&outcomes),
@@ -519,20 +457,14 @@ s3.bucket.name  STRING  (required)  HIGH        S3
 
     #[test]
     fn watch_lines_show_why_a_task_failed() {
-        let change = WatchConnectorStatusResponse {
-            status: Some(failing_status()),
-            deleted: false,
-        };
+        let change = WatchConnectorStatusResponse { status: Some(failing_status()), deleted: false };
         assert_eq!(
             watch_line(&change),
             "pg-source RUNNING (target RUNNING) tasks 0:RUNNING 1:FAILED \
              [task 1: org.postgresql.util.PSQLException: connection refused]"
         );
         let gone = WatchConnectorStatusResponse {
-            status: Some(ConnectorStatus {
-                name: "x".into(),
-                ..Default::default()
-            }),
+            status: Some(ConnectorStatus { name: "x".into(), ..Default::default() }),
             deleted: true,
         };
         assert_eq!(watch_line(&gone), "x DELETED");

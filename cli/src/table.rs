@@ -14,10 +14,7 @@ const MAX_CELL_CHARS: usize = 80;
 impl Table {
     /// A table whose first line names the columns.
     pub fn new<const N: usize>(header: [&str; N]) -> Self {
-        Self {
-            header: Some(header.iter().map(|h| (*h).to_owned()).collect()),
-            rows: Vec::new(),
-        }
+        Self { header: Some(header.iter().map(|h| (*h).to_owned()).collect()), rows: Vec::new() }
     }
 
     /// A headerless table of `key  value` lines.
@@ -32,8 +29,7 @@ impl Table {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.rows
-            .push(cells.into_iter().map(|c| cell(c.as_ref())).collect());
+        self.rows.push(cells.into_iter().map(|c| cell(c.as_ref())).collect());
         self
     }
 
@@ -71,10 +67,7 @@ impl Table {
 }
 
 fn cell(text: &str) -> String {
-    let escaped = text
-        .replace('\r', "")
-        .replace('\n', "\\n")
-        .replace('\t', "\\t");
+    let escaped = text.replace('\r', "").replace('\n', "\\n").replace('\t', "\\t");
     if escaped.chars().count() <= MAX_CELL_CHARS {
         escaped
     } else {
@@ -85,9 +78,7 @@ fn cell(text: &str) -> String {
 
 /// Indents every line of a multi-line text (error traces) by four spaces.
 pub fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("    {}\n", l.trim_end()))
-        .collect()
+    text.lines().map(|l| format!("    {}\n", l.trim_end())).collect()
 }
 
 #[cfg(test)]

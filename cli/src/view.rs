@@ -31,8 +31,8 @@
 use std::collections::BTreeMap;
 
 use hydrate_proto::v1::{
-    ConfigKeyDefinition, ConfigValueResult, ConnectorInfo, ConnectorStatus, ConnectorType,
-    PluginInfo, State, TargetState, TaskStatus, ValidateConnectorConfigResponse,
+    ConfigKeyDefinition, ConfigValueResult, ConnectorInfo, ConnectorStatus, ConnectorType, PluginInfo, State,
+    TargetState, TaskStatus, ValidateConnectorConfigResponse,
 };
 use serde_json::{Value, json};
 
@@ -67,11 +67,7 @@ pub fn type_name(kind: i32) -> String {
 }
 
 fn non_empty(text: &str) -> Value {
-    if text.is_empty() {
-        Value::Null
-    } else {
-        Value::String(text.into())
-    }
+    if text.is_empty() { Value::Null } else { Value::String(text.into()) }
 }
 
 /// A connector's configuration and tasks.
@@ -149,11 +145,7 @@ pub fn apply_outcomes(outcomes: &[ApplyOutcome]) -> Value {
         .iter()
         .map(|o| {
             let (revision, ignored, error) = match &o.result {
-                Ok(r) => (
-                    r.connector.as_ref().map(|c| c.revision),
-                    r.ignored_keys.clone(),
-                    None,
-                ),
+                Ok(r) => (r.connector.as_ref().map(|c| c.revision), r.ignored_keys.clone(), None),
                 Err(message) => (None, Vec::new(), Some(message.clone())),
             };
             json!({
@@ -235,10 +227,7 @@ mod tests {
             name: "s3".into(),
             config: [("b".to_owned(), "2".to_owned()), ("a".into(), "1".into())].into(),
             r#type: 9,
-            tasks: vec![TaskId {
-                connector: "s3".into(),
-                task: 0,
-            }],
+            tasks: vec![TaskId { connector: "s3".into(), task: 0 }],
             revision: 7,
             target_state: TargetState::Stopped as i32,
         };

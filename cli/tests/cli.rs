@@ -32,12 +32,8 @@ type Reply<T> = Result<Response<T>, Status>;
 
 impl Fake {
     fn seen<T>(&self, request: &Request<T>) {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let header =
+            request.metadata().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         self.authorization.lock().unwrap().push(header);
     }
 
@@ -107,11 +103,7 @@ impl ConnectorService for Fake {
         if !config.contains_key("connector.class") {
             return Err(Status::invalid_argument("`connector.class`: is required"));
         }
-        let ignored_keys = config
-            .keys()
-            .filter(|k| k.ends_with(".converter"))
-            .cloned()
-            .collect();
+        let ignored_keys = config.keys().filter(|k| k.ends_with(".converter")).cloned().collect();
         let mut connectors = self.connectors.lock().unwrap();
         let previous = connectors.get(&request.name).cloned();
         let changed = previous.as_ref().is_none_or(|(c, _)| *c != config);
@@ -132,10 +124,7 @@ impl ConnectorService for Fake {
         }))
     }
 
-    async fn get_connector(
-        &self,
-        request: Request<GetConnectorRequest>,
-    ) -> Reply<GetConnectorResponse> {
+    async fn get_connector(&self, request: Request<GetConnectorRequest>) -> Reply<GetConnectorResponse> {
         self.seen(&request);
         let name = request.into_inner().name;
         self.require(&name)?;
@@ -145,10 +134,7 @@ impl ConnectorService for Fake {
                 name: name.clone(),
                 config: config.into_iter().collect(),
                 r#type: ConnectorType::Source as i32,
-                tasks: vec![TaskId {
-                    connector: name,
-                    task: 0,
-                }],
+                tasks: vec![TaskId { connector: name, task: 0 }],
                 revision,
                 target_state: TargetState::Running as i32,
             }),
@@ -199,11 +185,7 @@ impl ConnectorService for Fake {
             error_count: u32::from(missing),
             configs: vec![ConfigValueResult {
                 name: "connector.class".into(),
-                errors: if missing {
-                    vec!["is required".into()]
-                } else {
-                    vec![]
-                },
+                errors: if missing { vec!["is required".into()] } else { vec![] },
                 ..Default::default()
             }],
             errors: vec![],
@@ -217,9 +199,7 @@ impl ConnectorService for Fake {
         self.seen(&request);
         let name = request.into_inner().name;
         self.require(&name)?;
-        Ok(Response::new(GetConnectorStatusResponse {
-            status: Some(Self::status(&name)),
-        }))
+        Ok(Response::new(GetConnectorStatusResponse { status: Some(Self::status(&name)) }))
     }
 
     async fn pause_connector(
@@ -240,10 +220,7 @@ impl ConnectorService for Fake {
         Ok(Response::new(ResumeConnectorResponse {}))
     }
 
-    async fn stop_connector(
-        &self,
-        request: Request<StopConnectorRequest>,
-    ) -> Reply<StopConnectorResponse> {
+    async fn stop_connector(&self, request: Request<StopConnectorRequest>) -> Reply<StopConnectorResponse> {
         self.seen(&request);
         self.require(&request.into_inner().name)?;
         Ok(Response::new(StopConnectorResponse {}))
@@ -256,9 +233,7 @@ impl ConnectorService for Fake {
         self.seen(&request);
         let name = request.into_inner().name;
         self.require(&name)?;
-        Ok(Response::new(RestartConnectorResponse {
-            status: Some(Self::status(&name)),
-        }))
+        Ok(Response::new(RestartConnectorResponse { status: Some(Self::status(&name)) }))
     }
 
     async fn get_connector_offsets(
@@ -279,9 +254,7 @@ impl ConnectorService for Fake {
         let request = request.into_inner();
         self.require(&request.name)?;
         *self.altered.lock().unwrap() = request.offsets;
-        Ok(Response::new(AlterConnectorOffsetsResponse {
-            message: "offsets altered".into(),
-        }))
+        Ok(Response::new(AlterConnectorOffsetsResponse { message: "offsets altered".into() }))
     }
 
     async fn reset_connector_offsets(
@@ -291,9 +264,7 @@ impl ConnectorService for Fake {
         self.seen(&request);
         self.require(&request.into_inner().name)?;
         self.altered.lock().unwrap().clear();
-        Ok(Response::new(ResetConnectorOffsetsResponse {
-            message: "offsets reset".into(),
-        }))
+        Ok(Response::new(ResetConnectorOffsetsResponse { message: "offsets reset".into() }))
     }
 
     async fn list_connector_plugins(
@@ -321,15 +292,9 @@ impl ConnectorService for Fake {
         self.seen(&request);
         let name = request.into_inner().name;
         let changes = vec![
+            Ok(WatchConnectorStatusResponse { status: Some(Self::status(&name)), deleted: false }),
             Ok(WatchConnectorStatusResponse {
-                status: Some(Self::status(&name)),
-                deleted: false,
-            }),
-            Ok(WatchConnectorStatusResponse {
-                status: Some(ConnectorStatus {
-                    name,
-                    ..Default::default()
-                }),
+                status: Some(ConnectorStatus { name, ..Default::default() }),
                 deleted: true,
             }),
         ];
@@ -360,9 +325,7 @@ async fn hydratectl(endpoint: &str, args: &[&str]) -> (Result<(), CliError>, Str
 
 /// A fresh directory for one test's files.
 fn scratch(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("hydratectl")
-        .join(test);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hydratectl").join(test);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -386,14 +349,8 @@ async fn apply_a_file_creates_then_leaves_unchanged() {
 
     let (result, out) = hydratectl(&endpoint, &["apply", "-f", path]).await;
     result.unwrap();
-    assert_eq!(
-        out,
-        "NAME       RESULT   IGNORED KEYS\npg-source  created  key.converter\n"
-    );
-    assert_eq!(
-        fake.connectors.lock().unwrap()["pg-source"].0["tasks.max"],
-        "2"
-    );
+    assert_eq!(out, "NAME       RESULT   IGNORED KEYS\npg-source  created  key.converter\n");
+    assert_eq!(fake.connectors.lock().unwrap()["pg-source"].0["tasks.max"], "2");
 
     let (result, out) = hydratectl(&endpoint, &["apply", "-f", path, "-o", "json"]).await;
     result.unwrap();
@@ -440,14 +397,8 @@ async fn a_refused_connector_does_not_stop_the_others() {
          pg-source  created  key.converter\n"
     );
     let message = result.unwrap_err().to_string();
-    assert!(
-        message.starts_with("1 of 2 connectors failed:\n  a-bad ("),
-        "{message}"
-    );
-    assert!(
-        message.ends_with("a-bad.json): `connector.class`: is required (InvalidArgument)"),
-        "{message}"
-    );
+    assert!(message.starts_with("1 of 2 connectors failed:\n  a-bad ("), "{message}");
+    assert!(message.ends_with("a-bad.json): `connector.class`: is required (InvalidArgument)"), "{message}");
     assert!(fake.connectors.lock().unwrap().contains_key("pg-source"));
 }
 
@@ -458,14 +409,8 @@ async fn a_json_typo_is_reported_locally_with_its_position() {
     std::fs::write(&file, "{\n  \"tasks.max\": 1,\n}").unwrap();
     let (result, _) = hydratectl(&endpoint, &["apply", "-f", file.to_str().unwrap()]).await;
     let message = result.unwrap_err().to_string();
-    assert!(
-        message.ends_with("pg.json: JSON syntax error at line 3, column 1: trailing comma"),
-        "{message}"
-    );
-    assert!(
-        fake.authorization.lock().unwrap().is_empty(),
-        "nothing was sent"
-    );
+    assert!(message.ends_with("pg.json: JSON syntax error at line 3, column 1: trailing comma"), "{message}");
+    assert!(fake.authorization.lock().unwrap().is_empty(), "nothing was sent");
 }
 
 #[tokio::test]
@@ -473,10 +418,7 @@ async fn status_shows_tasks_and_a_failed_tasks_trace() {
     let (endpoint, _fake) = serve().await;
     let file = scratch("status").join("pg.json");
     std::fs::write(&file, PG_SOURCE).unwrap();
-    hydratectl(&endpoint, &["apply", "-f", file.to_str().unwrap()])
-        .await
-        .0
-        .unwrap();
+    hydratectl(&endpoint, &["apply", "-f", file.to_str().unwrap()]).await.0.unwrap();
 
     let (result, out) = hydratectl(&endpoint, &["status", "pg-source"]).await;
     result.unwrap();
@@ -503,12 +445,7 @@ task 1 failed:
     let json: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["connector"]["state"], "RUNNING");
     assert_eq!(json["tasks"][1]["state"], "FAILED");
-    assert!(
-        json["tasks"][1]["trace"]
-            .as_str()
-            .unwrap()
-            .contains("password authentication failed")
-    );
+    assert!(json["tasks"][1]["trace"].as_str().unwrap().contains("password authentication failed"));
     assert_eq!(json["tasks"][0]["snapshots"][0]["rows_done"], 150);
 }
 
@@ -517,10 +454,7 @@ async fn list_get_and_lifecycle_commands() {
     let (endpoint, _fake) = serve().await;
     let file = scratch("lifecycle").join("pg.json");
     std::fs::write(&file, PG_SOURCE).unwrap();
-    hydratectl(&endpoint, &["apply", "-f", file.to_str().unwrap()])
-        .await
-        .0
-        .unwrap();
+    hydratectl(&endpoint, &["apply", "-f", file.to_str().unwrap()]).await.0.unwrap();
 
     let (result, out) = hydratectl(&endpoint, &["list", "--status", "-o", "json"]).await;
     result.unwrap();
@@ -529,16 +463,9 @@ async fn list_get_and_lifecycle_commands() {
 
     let (result, out) = hydratectl(&endpoint, &["get", "pg-source"]).await;
     result.unwrap();
-    assert!(
-        out.contains("connector.class  io.confluent.connect.jdbc.JdbcSourceConnector\n"),
-        "{out}"
-    );
+    assert!(out.contains("connector.class  io.confluent.connect.jdbc.JdbcSourceConnector\n"), "{out}");
 
-    for (command, verb) in [
-        ("pause", "paused"),
-        ("resume", "resumed"),
-        ("stop", "stopped"),
-    ] {
+    for (command, verb) in [("pause", "paused"), ("resume", "resumed"), ("stop", "stopped")] {
         let (result, out) = hydratectl(&endpoint, &[command, "pg-source"]).await;
         result.unwrap();
         assert_eq!(out, format!("connector pg-source {verb}\n"));
@@ -546,10 +473,7 @@ async fn list_get_and_lifecycle_commands() {
     let (result, out) = hydratectl(&endpoint, &["restart", "pg-source", "--include-tasks"]).await;
     result.unwrap();
     assert!(out.contains("task 1 failed:"), "{out}");
-    hydratectl(&endpoint, &["delete", "pg-source"])
-        .await
-        .0
-        .unwrap();
+    hydratectl(&endpoint, &["delete", "pg-source"]).await.0.unwrap();
     let (result, out) = hydratectl(&endpoint, &["list"]).await;
     result.unwrap();
     assert_eq!(out, "NAME\n");
@@ -560,33 +484,18 @@ async fn offsets_alter_sends_structs_and_get_prints_them_back() {
     let (endpoint, fake) = serve().await;
     let dir = scratch("offsets");
     std::fs::write(dir.join("pg.json"), PG_SOURCE).unwrap();
-    hydratectl(
-        &endpoint,
-        &["apply", "-f", dir.join("pg.json").to_str().unwrap()],
-    )
-    .await
-    .0
-    .unwrap();
+    hydratectl(&endpoint, &["apply", "-f", dir.join("pg.json").to_str().unwrap()]).await.0.unwrap();
     let document = r#"{"offsets":[{"partition":{"protocol":"1","table":"pagila.public.address"},"offset":{"incrementing":42,"timestamp":1700000000123}}]}"#;
     let offsets_file = dir.join("offsets.json");
     std::fs::write(&offsets_file, document).unwrap();
 
-    let alter = [
-        "offsets",
-        "alter",
-        "pg-source",
-        "-f",
-        offsets_file.to_str().unwrap(),
-    ];
+    let alter = ["offsets", "alter", "pg-source", "-f", offsets_file.to_str().unwrap()];
     let (result, out) = hydratectl(&endpoint, &alter).await;
     result.unwrap();
     assert_eq!(out, "offsets altered\n");
     let sent = fake.altered.lock().unwrap()[0].clone();
     let offset = sent.offset.unwrap();
-    assert_eq!(
-        offset.fields["incrementing"].kind,
-        Some(prost_types::value::Kind::NumberValue(42.0))
-    );
+    assert_eq!(offset.fields["incrementing"].kind, Some(prost_types::value::Kind::NumberValue(42.0)));
 
     let (result, out) = hydratectl(&endpoint, &["offsets", "get", "pg-source", "-o", "json"]).await;
     result.unwrap();
@@ -601,10 +510,7 @@ async fn validate_exits_non_zero_on_errors() {
     std::fs::write(&file, r#"{"tasks.max": "1"}"#).unwrap();
     let (result, out) = hydratectl(&endpoint, &["validate", "-f", file.to_str().unwrap()]).await;
     assert!(matches!(result, Err(CliError::Invalid(1))), "{result:?}");
-    assert!(
-        out.contains("connector.class  -      is required\n"),
-        "{out}"
-    );
+    assert!(out.contains("connector.class  -      is required\n"), "{out}");
 }
 
 #[tokio::test]
@@ -620,19 +526,10 @@ async fn watch_prints_one_line_per_change() {
     );
     let (result, out) = hydratectl(&endpoint, &["watch", "-o", "json"]).await;
     result.unwrap();
-    let lines: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["deleted"], true);
-    assert!(
-        fake.authorization
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|h| h == "Bearer t0ken")
-    );
+    assert!(fake.authorization.lock().unwrap().iter().all(|h| h == "Bearer t0ken"));
 }
 
 /// The built binary: exit code, stderr, and the token from the environment.
@@ -651,10 +548,7 @@ async fn not_found_exits_one_with_the_servers_message() {
     let (endpoint, fake) = serve().await;
     let output = binary(&endpoint, &["status", "foo"]).await;
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
-        "error: connector foo not found (NotFound)\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "error: connector foo not found (NotFound)\n");
     assert!(output.stdout.is_empty());
     assert_eq!(*fake.authorization.lock().unwrap(), ["Bearer from-env"]);
 }
@@ -669,9 +563,7 @@ async fn connection_refused_names_the_endpoint_and_scripts_up() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.starts_with(&format!(
-            "error: cannot connect to {endpoint}: connection refused"
-        )),
+        stderr.starts_with(&format!("error: cannot connect to {endpoint}: connection refused")),
         "{stderr}"
     );
     assert!(stderr.contains("scripts/up"), "{stderr}");

@@ -3,3 +3,4 @@
 pub mod connect;
 pub mod telemetry;
 pub mod tls;
+pub mod worker;

@@ -48,11 +48,7 @@ impl Tokens {
     /// given at all and authentication was not explicitly disabled.
     pub fn new(admin: &str, viewer: &str, worker: &str, disabled: bool) -> Result<Tokens, String> {
         let mut by_token = HashMap::new();
-        for (list, role) in [
-            (viewer, Role::Viewer),
-            (worker, Role::Worker),
-            (admin, Role::Admin),
-        ] {
+        for (list, role) in [(viewer, Role::Viewer), (worker, Role::Worker), (admin, Role::Admin)] {
             for token in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                 if token.len() < 16 {
                     return Err(format!("a {role:?} token is shorter than 16 characters"));
@@ -63,16 +59,11 @@ impl Tokens {
             }
         }
         if by_token.is_empty() && !disabled {
-            return Err(
-                "no API tokens configured: set HYDRATE_ADMIN_TOKENS (and optionally \
+            return Err("no API tokens configured: set HYDRATE_ADMIN_TOKENS (and optionally \
                         HYDRATE_VIEWER_TOKENS, HYDRATE_WORKER_TOKENS), or pass --insecure-no-auth"
-                    .into(),
-            );
+                .into());
         }
-        Ok(Tokens {
-            by_token: Arc::new(by_token),
-            disabled,
-        })
+        Ok(Tokens { by_token: Arc::new(by_token), disabled })
     }
 
     /// The role of a bearer token.
@@ -88,9 +79,7 @@ impl Tokens {
     }
 
     /// A tonic interceptor that authenticates each request.
-    pub fn interceptor(
-        &self,
-    ) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
+    pub fn interceptor(&self) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
         let tokens = self.clone();
         move |mut request: Request<()>| {
             let role = if tokens.disabled {
@@ -102,16 +91,9 @@ impl Tokens {
                 let token = header
                     .to_str()
                     .ok()
-                    .and_then(|h| {
-                        h.strip_prefix("Bearer ")
-                            .or_else(|| h.strip_prefix("bearer "))
-                    })
-                    .ok_or_else(|| {
-                        Status::unauthenticated("authorization must be `Bearer <token>`")
-                    })?;
-                tokens
-                    .role_of(token.trim())
-                    .ok_or_else(|| Status::unauthenticated("unknown bearer token"))?
+                    .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+                    .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+                tokens.role_of(token.trim()).ok_or_else(|| Status::unauthenticated("unknown bearer token"))?
             };
             request.extensions_mut().insert(Caller(role));
             Ok(request)
@@ -130,9 +112,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// anything; a viewer only reads; a worker only uses the worker service.
 pub fn require<T>(request: &Request<T>, needed: Role) -> Result<(), Error> {
     let Some(Caller(role)) = request.extensions().get::<Caller>().copied() else {
-        return Err(Error::Unauthenticated(
-            "request was not authenticated".into(),
-        ));
+        return Err(Error::Unauthenticated("request was not authenticated".into()));
     };
     let allowed = match needed {
         Role::Viewer => matches!(role, Role::Viewer | Role::Admin),
@@ -142,9 +122,7 @@ pub fn require<T>(request: &Request<T>, needed: Role) -> Result<(), Error> {
     if allowed {
         Ok(())
     } else {
-        Err(Error::PermissionDenied(format!(
-            "a {role:?} token may not do this; it needs {needed:?}"
-        )))
+        Err(Error::PermissionDenied(format!("a {role:?} token may not do this; it needs {needed:?}")))
     }
 }
 
@@ -155,42 +133,24 @@ mod tests {
     fn request(token: Option<&str>) -> Request<()> {
         let mut r = Request::new(());
         if let Some(t) = token {
-            r.metadata_mut()
-                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+            r.metadata_mut().insert("authorization", format!("Bearer {t}").parse().unwrap());
         }
         r
     }
 
     #[test]
     fn roles_from_tokens() {
-        let tokens = Tokens::new(
-            "admin-token-0123456789",
-            "viewer-token-0123456789",
-            "",
-            false,
-        )
-        .unwrap();
+        let tokens = Tokens::new("admin-token-0123456789", "viewer-token-0123456789", "", false).unwrap();
         let check = tokens.interceptor();
         let admin = check(request(Some("admin-token-0123456789"))).unwrap();
         assert!(require(&admin, Role::Admin).is_ok());
         let viewer = check(request(Some("viewer-token-0123456789"))).unwrap();
         assert!(require(&viewer, Role::Viewer).is_ok());
-        assert!(matches!(
-            require(&viewer, Role::Admin),
-            Err(Error::PermissionDenied(_))
-        ));
-        assert!(matches!(
-            require(&viewer, Role::Worker),
-            Err(Error::PermissionDenied(_))
-        ));
+        assert!(matches!(require(&viewer, Role::Admin), Err(Error::PermissionDenied(_))));
+        assert!(matches!(require(&viewer, Role::Worker), Err(Error::PermissionDenied(_))));
+        assert_eq!(check(request(None)).unwrap_err().code(), tonic::Code::Unauthenticated);
         assert_eq!(
-            check(request(None)).unwrap_err().code(),
-            tonic::Code::Unauthenticated
-        );
-        assert_eq!(
-            check(request(Some("nope-nope-nope-nope")))
-                .unwrap_err()
-                .code(),
+            check(request(Some("nope-nope-nope-nope"))).unwrap_err().code(),
             tonic::Code::Unauthenticated
         );
     }

@@ -20,7 +20,18 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     while !shutdown.is_cancelled() {
-        match lead_once(&store, &replica_id, ttl_seconds, topics.clone(), &shutdown).await {
+        let client = match store.blocking_client().await {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::warn!(replica = %replica_id, error = %err, "etcd not reachable for the election");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+        };
+        match lead_once(client, &store, &replica_id, ttl_seconds, topics.clone(), &shutdown).await {
             Ok(()) => {}
             Err(err) => {
                 tracing::warn!(replica = %replica_id, error = %err, "leadership attempt failed");
@@ -34,13 +45,13 @@ pub async fn run(
 }
 
 async fn lead_once(
+    mut client: Client,
     store: &Store,
     replica_id: &str,
     ttl_seconds: i64,
     topics: Arc<dyn TopicSource>,
     shutdown: &CancellationToken,
 ) -> Result<(), etcd_client::Error> {
-    let mut client: Client = store.client();
     let lease = client.lease_grant(ttl_seconds, None).await?.id();
     let (mut keeper, mut responses) = client.lease_keep_alive(lease).await?;
     let lost = CancellationToken::new();
@@ -73,15 +84,18 @@ async fn lead_once(
     let leader_key = tokio::select! {
         _ = shutdown.cancelled() => { renew.abort(); let _ = client.lease_revoke(lease).await; return Ok(()); }
         _ = lost.cancelled() => { renew.abort(); return Ok(()); }
-        result = campaign => result?,
+        result = campaign => match result {
+            Ok(key) => key,
+            Err(err) => {
+                renew.abort();
+                let _ = client.lease_revoke(lease).await;
+                return Err(err);
+            }
+        },
     };
     tracing::info!(replica = %replica_id, "became leader");
     let scheduling = CancellationToken::new();
-    let scheduler = tokio::spawn(crate::scheduler::run(
-        store.clone(),
-        topics,
-        scheduling.clone(),
-    ));
+    let scheduler = tokio::spawn(crate::scheduler::run(store.clone(), topics, scheduling.clone()));
     tokio::select! {
         _ = shutdown.cancelled() => {}
         _ = lost.cancelled() => tracing::warn!(replica = %replica_id, "leader lease lost; stopped scheduling"),
@@ -90,11 +104,7 @@ async fn lead_once(
     let _ = scheduler.await;
     renew.abort();
     if let Some(key) = leader_key.leader() {
-        let _ = client
-            .resign(Some(
-                etcd_client::ResignOptions::new().with_leader(key.clone()),
-            ))
-            .await;
+        let _ = client.resign(Some(etcd_client::ResignOptions::new().with_leader(key.clone()))).await;
     }
     let _ = client.lease_revoke(lease).await;
     tracing::info!(replica = %replica_id, "no longer leader");

@@ -43,18 +43,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An `InvalidArgument` for `field`.
     pub fn invalid(field: &str, reason: impl Into<String>) -> Error {
-        Error::InvalidArgument {
-            field: field.to_owned(),
-            reason: reason.into(),
-        }
+        Error::InvalidArgument { field: field.to_owned(), reason: reason.into() }
     }
 
     /// The gRPC code, and whether retrying the same call may succeed.
     pub fn code(&self) -> (Code, bool) {
         match self {
-            Error::InvalidArgument { .. } | Error::InvalidConfig(_) => {
-                (Code::InvalidArgument, false)
-            }
+            Error::InvalidArgument { .. } | Error::InvalidConfig(_) => (Code::InvalidArgument, false),
             Error::NotFound(_) => (Code::NotFound, false),
             Error::AlreadyExists(_) => (Code::AlreadyExists, false),
             Error::Conflict(_) => (Code::Aborted, true),
@@ -107,10 +102,7 @@ mod tests {
         let status: Status = Error::invalid("name", "must not be empty").into();
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(status.message(), "name: must not be empty");
-        assert_eq!(
-            Status::from(Error::NotFound("connector x".into())).code(),
-            Code::NotFound
-        );
+        assert_eq!(Status::from(Error::NotFound("connector x".into())).code(), Code::NotFound);
         assert!(Error::Unavailable("etcd".into()).retryable());
         assert!(!Error::FailedPrecondition("stale".into()).retryable());
     }

@@ -24,19 +24,14 @@ pub struct KafkaTopics {
 impl KafkaTopics {
     /// A metadata client for `bootstrap` with extra client `properties`
     /// (security settings, as in a Kafka Connect worker's properties).
-    pub fn new(
-        bootstrap: &str,
-        properties: &BTreeMap<String, String>,
-    ) -> Result<KafkaTopics, String> {
+    pub fn new(bootstrap: &str, properties: &BTreeMap<String, String>) -> Result<KafkaTopics, String> {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", bootstrap);
         for (key, value) in properties {
             config.set(key, value);
         }
         let consumer: BaseConsumer = config.create().map_err(|e| format!("kafka client: {e}"))?;
-        Ok(KafkaTopics {
-            consumer: std::sync::Arc::new(consumer),
-        })
+        Ok(KafkaTopics { consumer: std::sync::Arc::new(consumer) })
     }
 }
 

@@ -123,9 +123,7 @@ impl Keys {
 
     /// Splits an assignment key into (worker, connector, task).
     pub fn parse_assignment<'a>(&self, key: &'a str) -> Option<(&'a str, &'a str, u32)> {
-        let rest = key
-            .strip_prefix(self.prefix.as_str())?
-            .strip_prefix("assignments/")?;
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("assignments/")?;
         let mut parts = rest.splitn(3, '/');
         let worker = parts.next()?;
         let name = parts.next()?;
@@ -135,17 +133,13 @@ impl Keys {
 
     /// The connector name of a key under `connectors/`, and what follows it.
     pub fn parse_connector_key<'a>(&self, key: &'a str) -> Option<(&'a str, &'a str)> {
-        let rest = key
-            .strip_prefix(self.prefix.as_str())?
-            .strip_prefix("connectors/")?;
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("connectors/")?;
         rest.split_once('/')
     }
 
     /// The connector name and task of a key under `status/`.
     pub fn parse_status<'a>(&self, key: &'a str) -> Option<(&'a str, u32)> {
-        let rest = key
-            .strip_prefix(self.prefix.as_str())?
-            .strip_prefix("status/")?;
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("status/")?;
         let (name, task) = rest.split_once('/')?;
         Some((name, task.parse().ok()?))
     }
@@ -160,14 +154,8 @@ mod tests {
         let keys = Keys::new("/hydrate");
         assert_eq!(keys.spec("pg"), "/hydrate/connectors/pg/spec");
         let assignment = keys.assignment("w-1", "s3.sink", 3);
-        assert_eq!(
-            keys.parse_assignment(&assignment),
-            Some(("w-1", "s3.sink", 3))
-        );
-        assert_eq!(
-            keys.parse_connector_key(&keys.target("a")),
-            Some(("a", "target"))
-        );
+        assert_eq!(keys.parse_assignment(&assignment), Some(("w-1", "s3.sink", 3)));
+        assert_eq!(keys.parse_connector_key(&keys.target("a")), Some(("a", "target")));
         assert_eq!(keys.parse_status(&keys.status("a", 7)), Some(("a", 7)));
         assert_eq!(keys.parse_assignment("/other/assignments/w/a/1"), None);
     }

@@ -31,39 +31,19 @@ pub struct Config {
     #[arg(long, env = "HYDRATE_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// etcd endpoints, comma-separated.
-    #[arg(
-        long,
-        env = "ETCD_ENDPOINTS",
-        value_delimiter = ',',
-        default_value = "http://127.0.0.1:2379"
-    )]
+    #[arg(long, env = "ETCD_ENDPOINTS", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
     pub etcd_endpoints: Vec<String>,
     /// The etcd prefix everything is stored under.
     #[arg(long, env = "HYDRATE_ETCD_PREFIX", default_value = "/hydrate/")]
     pub etcd_prefix: String,
     /// Bearer tokens with the admin role, comma-separated.
-    #[arg(
-        long,
-        env = "HYDRATE_ADMIN_TOKENS",
-        default_value = "",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "HYDRATE_ADMIN_TOKENS", default_value = "", hide_env_values = true)]
     pub admin_tokens: String,
     /// Bearer tokens with the viewer (read-only) role, comma-separated.
-    #[arg(
-        long,
-        env = "HYDRATE_VIEWER_TOKENS",
-        default_value = "",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "HYDRATE_VIEWER_TOKENS", default_value = "", hide_env_values = true)]
     pub viewer_tokens: String,
     /// Bearer tokens for data-plane workers, comma-separated.
-    #[arg(
-        long,
-        env = "HYDRATE_WORKER_TOKENS",
-        default_value = "",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "HYDRATE_WORKER_TOKENS", default_value = "", hide_env_values = true)]
     pub worker_tokens: String,
     /// Serve without authentication (local experiments only).
     #[arg(long, env = "HYDRATE_INSECURE_NO_AUTH")]

@@ -69,14 +69,9 @@ pub enum Move {
 /// Plans the moves from `current` to a balanced placement of `wanted` on
 /// `workers`. Tasks stay where they are unless their worker is gone, of the
 /// wrong kind, over capacity, or holds more than its fair share.
-pub fn plan(
-    wanted: &[WantedConnector],
-    workers: &[WorkerRecord],
-    current: &[Current],
-) -> Vec<Move> {
+pub fn plan(wanted: &[WantedConnector], workers: &[WorkerRecord], current: &[Current]) -> Vec<Move> {
     let mut moves = Vec::new();
-    let live: HashMap<&str, &WorkerRecord> =
-        workers.iter().map(|w| (w.worker_id.as_str(), w)).collect();
+    let live: HashMap<&str, &WorkerRecord> = workers.iter().map(|w| (w.worker_id.as_str(), w)).collect();
     let wanted_by_name: HashMap<&str, &WantedConnector> =
         wanted.iter().map(|c| (c.name.as_str(), c)).collect();
 
@@ -87,19 +82,13 @@ pub fn plan(
         let keep = wanted_by_name.get(name).is_some_and(|c| {
             c.target != Target::Stopped
                 && c.tasks.iter().any(|t| t.task == task)
-                && live
-                    .get(cur.worker.as_str())
-                    .is_some_and(|w| w.kind == c.kind)
+                && live.get(cur.worker.as_str()).is_some_and(|w| w.kind == c.kind)
         });
         let duplicate = kept.contains_key(&(name.to_owned(), task));
         if keep && !duplicate {
             kept.insert((name.to_owned(), task), cur);
         } else {
-            moves.push(Move::Unassign {
-                worker: cur.worker.clone(),
-                connector: name.to_owned(),
-                task,
-            });
+            moves.push(Move::Unassign { worker: cur.worker.clone(), connector: name.to_owned(), task });
         }
     }
 
@@ -130,11 +119,7 @@ fn plan_kind(
     // Fair share: tasks spread evenly, never above a worker's capacity.
     let fair = tasks.len().div_ceil(pool.len());
     let limit = |w: &WorkerRecord| {
-        if w.capacity == 0 {
-            fair
-        } else {
-            fair.min(w.capacity as usize)
-        }
+        if w.capacity == 0 { fair } else { fair.min(w.capacity as usize) }
     };
     let mut load: BTreeMap<&str, usize> = pool.iter().map(|w| (w.worker_id.as_str(), 0)).collect();
 
@@ -205,11 +190,7 @@ fn plan_kind(
                 record: record_for(connector, task, 0),
             });
         } else if cur.record.target != wanted.target {
-            moves.push(Move::Update {
-                worker: worker.clone(),
-                record: wanted,
-                revision: cur.revision,
-            });
+            moves.push(Move::Update { worker: worker.clone(), record: wanted, revision: cur.revision });
         }
     }
 }
@@ -247,12 +228,7 @@ mod tests {
             kind,
             target: Target::Running,
             spec_revision: 7,
-            tasks: (0..tasks)
-                .map(|t| TaskConfig {
-                    task: t,
-                    resources: vec![format!("r{t}")],
-                })
-                .collect(),
+            tasks: (0..tasks).map(|t| TaskConfig { task: t, resources: vec![format!("r{t}")] }).collect(),
             restart: HashSet::new(),
         }
     }
@@ -266,11 +242,7 @@ mod tests {
         let mut out: Vec<Current> = current.to_vec();
         for m in moves {
             match m {
-                Move::Assign {
-                    worker,
-                    previous,
-                    record,
-                } => {
+                Move::Assign { worker, previous, record } => {
                     if let Some(prev) = previous {
                         out.retain(|c| {
                             !(c.worker == *prev
@@ -281,17 +253,11 @@ mod tests {
                     let mut record = record.clone();
                     record.epoch = EPOCHS.with(|e| {
                         let mut e = e.borrow_mut();
-                        let epoch = e
-                            .entry((record.connector.clone(), record.task))
-                            .or_default();
+                        let epoch = e.entry((record.connector.clone(), record.task)).or_default();
                         *epoch += 1;
                         *epoch
                     });
-                    out.push(Current {
-                        worker: worker.clone(),
-                        record,
-                        revision: 1,
-                    });
+                    out.push(Current { worker: worker.clone(), record, revision: 1 });
                 }
                 Move::Update { worker, record, .. } => {
                     for c in out.iter_mut() {
@@ -303,15 +269,9 @@ mod tests {
                         }
                     }
                 }
-                Move::Unassign {
-                    worker,
-                    connector,
-                    task,
-                } => {
+                Move::Unassign { worker, connector, task } => {
                     out.retain(|c| {
-                        !(c.worker == *worker
-                            && c.record.connector == *connector
-                            && c.record.task == *task)
+                        !(c.worker == *worker && c.record.connector == *connector && c.record.task == *task)
                     });
                 }
             }
@@ -329,37 +289,22 @@ mod tests {
 
     #[test]
     fn spreads_tasks_evenly_on_workers_of_the_right_kind() {
-        let workers = vec![
-            worker("a", Kind::Sink),
-            worker("b", Kind::Sink),
-            worker("s", Kind::Source),
-        ];
+        let workers = vec![worker("a", Kind::Sink), worker("b", Kind::Sink), worker("s", Kind::Source)];
         let wanted = vec![connector("sink", Kind::Sink, 5)];
         let placed = apply(&[], &plan(&wanted, &workers, &[]));
         assert_eq!(placed.len(), 5);
         assert!(placed.iter().all(|c| c.worker != "s"));
         let l = loads(&placed);
         assert_eq!((l["a"], l["b"]), (3, 2));
-        assert!(
-            plan(&wanted, &workers, &placed).is_empty(),
-            "a converged placement is stable"
-        );
+        assert!(plan(&wanted, &workers, &placed).is_empty(), "a converged placement is stable");
     }
 
     #[test]
     fn dead_worker_tasks_move_and_others_stay() {
-        let workers = vec![
-            worker("a", Kind::Source),
-            worker("b", Kind::Source),
-            worker("c", Kind::Source),
-        ];
+        let workers = vec![worker("a", Kind::Source), worker("b", Kind::Source), worker("c", Kind::Source)];
         let wanted = vec![connector("src", Kind::Source, 6)];
         let placed = apply(&[], &plan(&wanted, &workers, &[]));
-        let survivors: Vec<WorkerRecord> = workers
-            .iter()
-            .filter(|w| w.worker_id != "c")
-            .cloned()
-            .collect();
+        let survivors: Vec<WorkerRecord> = workers.iter().filter(|w| w.worker_id != "c").cloned().collect();
         // Worker c's lease expired: its keys are gone.
         let remaining: Vec<Current> = placed.iter().filter(|c| c.worker != "c").cloned().collect();
         let moves = plan(&wanted, &survivors, &remaining);
@@ -367,21 +312,11 @@ mod tests {
         let after = apply(&remaining, &moves);
         assert_eq!(after.len(), 6);
         for c in &remaining {
-            assert!(
-                after
-                    .iter()
-                    .any(|a| a.worker == c.worker && a.record.task == c.record.task),
-                "sticky"
-            );
+            assert!(after.iter().any(|a| a.worker == c.worker && a.record.task == c.record.task), "sticky");
         }
-        let moved: Vec<&Current> = after
-            .iter()
-            .filter(|a| !remaining.iter().any(|r| r.record.task == a.record.task))
-            .collect();
-        assert!(
-            moved.iter().all(|m| m.record.epoch == 2),
-            "a moved task gets a higher epoch"
-        );
+        let moved: Vec<&Current> =
+            after.iter().filter(|a| !remaining.iter().any(|r| r.record.task == a.record.task)).collect();
+        assert!(moved.iter().all(|m| m.record.epoch == 2), "a moved task gets a higher epoch");
     }
 
     #[test]
@@ -389,22 +324,11 @@ mod tests {
         let two = vec![worker("a", Kind::Sink), worker("b", Kind::Sink)];
         let wanted = vec![connector("k", Kind::Sink, 6)];
         let placed = apply(&[], &plan(&wanted, &two, &[]));
-        let three = vec![
-            worker("a", Kind::Sink),
-            worker("b", Kind::Sink),
-            worker("c", Kind::Sink),
-        ];
+        let three = vec![worker("a", Kind::Sink), worker("b", Kind::Sink), worker("c", Kind::Sink)];
         let moves = plan(&wanted, &three, &placed);
         let after = apply(&placed, &moves);
-        assert_eq!(
-            loads(&after).values().copied().collect::<Vec<_>>(),
-            vec![2, 2, 2]
-        );
-        assert_eq!(
-            moves.len(),
-            2,
-            "two tasks move to the new worker: {moves:?}"
-        );
+        assert_eq!(loads(&after).values().copied().collect::<Vec<_>>(), vec![2, 2, 2]);
+        assert_eq!(moves.len(), 2, "two tasks move to the new worker: {moves:?}");
     }
 
     #[test]
@@ -416,30 +340,18 @@ mod tests {
         wanted[0].target = Target::Paused;
         let moves = plan(&wanted, &workers, &placed);
         assert!(
-            moves.iter().all(
-                |m| matches!(m, Move::Update { record, .. } if record.target == Target::Paused)
-            )
+            moves.iter().all(|m| matches!(m, Move::Update { record, .. } if record.target == Target::Paused))
         );
         assert_eq!(moves.len(), 2);
 
         wanted[0].target = Target::Running;
         wanted[0].spec_revision = 9;
         let moves = plan(&wanted, &workers, &placed);
-        assert!(
-            moves
-                .iter()
-                .all(|m| matches!(m, Move::Assign { previous: Some(p), .. } if p == "a"))
-        );
+        assert!(moves.iter().all(|m| matches!(m, Move::Assign { previous: Some(p), .. } if p == "a")));
 
         wanted[0].target = Target::Stopped;
         let moves = plan(&wanted, &workers, &placed);
-        assert_eq!(
-            moves
-                .iter()
-                .filter(|m| matches!(m, Move::Unassign { .. }))
-                .count(),
-            2
-        );
+        assert_eq!(moves.iter().filter(|m| matches!(m, Move::Unassign { .. })).count(), 2);
     }
 
     #[test]

@@ -8,9 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::Result;
 use crate::kafka::TopicSource;
-use crate::model::{
-    ConnectorStatusRecord, Kind, RestartRequest, RunState, StoredSpec, Target, TaskSet,
-};
+use crate::model::{ConnectorStatusRecord, Kind, RestartRequest, RunState, StoredSpec, Target, TaskSet};
 use crate::placement::{Current, Move, WantedConnector, plan};
 use crate::store::{Store, Versioned};
 use crate::tasks::{TopicPartitions, plan_tasks};
@@ -73,9 +71,7 @@ struct ConnectorState {
 }
 
 async fn read_connectors(store: &Store) -> Result<BTreeMap<String, ConnectorState>> {
-    let (entries, _) = store
-        .get_prefix::<serde_json::Value>(&store.keys().connectors())
-        .await?;
+    let (entries, _) = store.get_prefix::<serde_json::Value>(&store.keys().connectors()).await?;
     let mut out: BTreeMap<String, ConnectorState> = BTreeMap::new();
     for (key, value) in entries {
         let Some((name, what)) = store.keys().parse_connector_key(&key) else {
@@ -84,20 +80,12 @@ async fn read_connectors(store: &Store) -> Result<BTreeMap<String, ConnectorStat
         let state = out.entry(name.to_owned()).or_default();
         let revision = value.revision;
         match what {
-            "spec" => {
-                state.spec = Some(Versioned {
-                    value: serde_json::from_value(value.value)?,
-                    revision,
-                })
-            }
+            "spec" => state.spec = Some(Versioned { value: serde_json::from_value(value.value)?, revision }),
             "target" => state.target = Some(serde_json::from_value(value.value)?),
             "tasks" => state.tasks = Some(serde_json::from_value(value.value)?),
             "status" => state.status = Some(serde_json::from_value(value.value)?),
             "restart" => {
-                state.restart = Some(Versioned {
-                    value: serde_json::from_value(value.value)?,
-                    revision,
-                })
+                state.restart = Some(Versioned { value: serde_json::from_value(value.value)?, revision })
             }
             _ => {}
         }
@@ -112,9 +100,8 @@ pub async fn reconcile(
     last_topics: &mut TopicPartitions,
 ) -> Result<()> {
     let connectors = read_connectors(store).await?;
-    let needs_topics = connectors
-        .values()
-        .any(|c| c.spec.as_ref().is_some_and(|s| s.value.kind == Kind::Sink));
+    let needs_topics =
+        connectors.values().any(|c| c.spec.as_ref().is_some_and(|s| s.value.kind == Kind::Sink));
     if needs_topics {
         match topics.topics().await {
             Ok(found) => *last_topics = found,
@@ -131,43 +118,27 @@ pub async fn reconcile(
         let target = state.target.unwrap_or(Target::Running);
         let tasks = match plan_tasks(spec.value.kind, &spec.value.config, last_topics) {
             Ok(tasks) => {
-                let set = TaskSet {
-                    spec_revision: spec.revision,
-                    tasks,
-                };
+                let set = TaskSet { spec_revision: spec.revision, tasks };
                 if state.tasks.as_ref() != Some(&set) && store.put_tasks(name, &set).await? {
                     tracing::info!(connector = %name, tasks = set.tasks.len(), "tasks generated");
                 }
-                if state
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.state == RunState::Failed)
-                {
-                    let running = ConnectorStatusRecord {
-                        state: RunState::Running,
-                        trace: String::new(),
-                    };
+                if state.status.as_ref().is_some_and(|s| s.state == RunState::Failed) {
+                    let running = ConnectorStatusRecord { state: RunState::Running, trace: String::new() };
                     store.put_connector_status(name, &running).await?;
                 }
                 set.tasks
             }
             Err(reason) => {
                 tracing::warn!(connector = %name, error = %reason, "cannot generate tasks");
-                let failed = ConnectorStatusRecord {
-                    state: RunState::Failed,
-                    trace: reason,
-                };
+                let failed = ConnectorStatusRecord { state: RunState::Failed, trace: reason };
                 if state.status.as_ref() != Some(&failed) {
                     store.put_connector_status(name, &failed).await?;
                 }
                 state.tasks.clone().map(|t| t.tasks).unwrap_or_default()
             }
         };
-        let restart: HashSet<u32> = state
-            .restart
-            .iter()
-            .flat_map(|r| r.value.tasks.iter().copied())
-            .collect();
+        let restart: HashSet<u32> =
+            state.restart.iter().flat_map(|r| r.value.tasks.iter().copied()).collect();
         wanted.push(WantedConnector {
             name: name.clone(),
             kind: spec.value.kind,
@@ -182,30 +153,19 @@ pub async fn reconcile(
     let (assigned, _) = store.list_assignments().await?;
     let current: Vec<Current> = assigned
         .into_iter()
-        .map(|(worker, a)| Current {
-            worker,
-            record: a.value,
-            revision: a.revision,
-        })
+        .map(|(worker, a)| Current { worker, record: a.value, revision: a.revision })
         .collect();
     let by_id: HashMap<&str, _> = workers.iter().map(|w| (w.worker_id.as_str(), w)).collect();
 
     for step in plan(&wanted, &workers, &current) {
         match step {
-            Move::Assign {
-                worker,
-                previous,
-                mut record,
-            } => {
+            Move::Assign { worker, previous, mut record } => {
                 let Some(owner) = by_id.get(worker.as_str()) else {
                     continue;
                 };
                 let (epoch, epoch_revision) = store.epoch(&record.connector, record.task).await?;
                 record.epoch = epoch + 1;
-                if store
-                    .assign(owner, &record, epoch_revision, previous.as_deref())
-                    .await?
-                {
+                if store.assign(owner, &record, epoch_revision, previous.as_deref()).await? {
                     tracing::info!(
                         connector = %record.connector,
                         task = record.task,
@@ -216,23 +176,13 @@ pub async fn reconcile(
                     );
                 }
             }
-            Move::Update {
-                worker,
-                record,
-                revision,
-            } => {
+            Move::Update { worker, record, revision } => {
                 let Some(owner) = by_id.get(worker.as_str()) else {
                     continue;
                 };
-                store
-                    .update_assignment(&worker, owner.lease_id, &record, revision)
-                    .await?;
+                store.update_assignment(&worker, owner.lease_id, &record, revision).await?;
             }
-            Move::Unassign {
-                worker,
-                connector,
-                task,
-            } => {
+            Move::Unassign { worker, connector, task } => {
                 store.unassign(&worker, &connector, task).await?;
                 tracing::info!(connector = %connector, task, worker = %worker, "task unassigned");
             }

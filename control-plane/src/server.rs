@@ -31,9 +31,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     )
     .map_err(anyhow::Error::msg)?;
     if config.insecure_no_auth {
-        tracing::warn!(
-            "authentication is OFF (--insecure-no-auth): anyone reaching the listener is admin"
-        );
+        tracing::warn!("authentication is OFF (--insecure-no-auth): anyone reaching the listener is admin");
     }
     let store = connect_store(&config, &shutdown).await?;
     let topics: Arc<dyn TopicSource> = match &config.kafka_bootstrap_servers {
@@ -44,10 +42,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         None => Arc::new(NoTopics),
     };
 
-    let replica_id = config
-        .replica_id
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
+    let replica_id =
+        config.replica_id.clone().unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
     let election = tokio::spawn(crate::election::run(
         store.clone(),
         replica_id.clone(),
@@ -57,15 +53,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     ));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<ConnectorServiceServer<Connectors>>()
-        .await;
-    health_reporter
-        .set_serving::<WorkerServiceServer<Workers>>()
-        .await;
-    health_reporter
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
+    health_reporter.set_serving::<ConnectorServiceServer<Connectors>>().await;
+    health_reporter.set_serving::<WorkerServiceServer<Workers>>().await;
+    health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(hydrate_proto::FILE_DESCRIPTOR_SET)
@@ -82,10 +72,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     let mut builder = tonic::transport::Server::builder();
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
-        let cert = std::fs::read(cert)
-            .with_context(|| format!("reading --tls-cert {}", cert.display()))?;
-        let key =
-            std::fs::read(key).with_context(|| format!("reading --tls-key {}", key.display()))?;
+        let cert = std::fs::read(cert).with_context(|| format!("reading --tls-cert {}", cert.display()))?;
+        let key = std::fs::read(key).with_context(|| format!("reading --tls-key {}", key.display()))?;
         builder = builder.tls_config(
             tonic::transport::ServerTlsConfig::new()
                 .identity(tonic::transport::Identity::from_pem(cert, key)),
@@ -146,17 +134,10 @@ fn hostname() -> String {
 /// CORS for browsers using gRPC-web: any origin, and the gRPC trailers exposed
 /// so the dashboard can read errors.
 fn cors_layer() -> CorsLayer {
-    let expose =
-        ["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static);
-    let allow = [
-        "authorization",
-        "content-type",
-        "x-grpc-web",
-        "x-user-agent",
-        "grpc-timeout",
-        "traceparent",
-    ]
-    .map(HeaderName::from_static);
+    let expose = ["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static);
+    let allow =
+        ["authorization", "content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "traceparent"]
+            .map(HeaderName::from_static);
     CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
         .allow_methods([http::Method::POST, http::Method::OPTIONS])

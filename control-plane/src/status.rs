@@ -59,10 +59,7 @@ impl StatusReader {
                         status.epoch = a.value.epoch;
                         // Only a report under the current epoch counts: an older
                         // owner's last word is not the task's state.
-                        if let Some(report) = reported
-                            .get(&task.task)
-                            .filter(|r| r.epoch == a.value.epoch)
-                        {
+                        if let Some(report) = reported.get(&task.task).filter(|r| r.epoch == a.value.epoch) {
                             status.state = report.state.to_proto() as i32;
                             status.trace = report.trace.clone();
                             status.snapshots = report
@@ -97,14 +94,9 @@ impl StatusReader {
         filter: Option<String>,
     ) -> Result<ReceiverStream<Result<v1::WatchConnectorStatusResponse, Status>>> {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let (_, revision) = self
-            .store
-            .get_prefix::<serde_json::Value>(self.store.keys().connectors().as_str())
-            .await?;
-        let mut stream = self
-            .store
-            .watch_prefix(self.store.keys().root(), revision + 1)
-            .await?;
+        let (_, revision) =
+            self.store.get_prefix::<serde_json::Value>(self.store.keys().connectors().as_str()).await?;
+        let mut stream = self.store.watch_prefix(self.store.keys().root(), revision + 1).await?;
         let mut last: HashMap<String, v1::ConnectorStatus> = HashMap::new();
         for (name, _) in self.store.list_specs().await? {
             if filter.as_ref().is_some_and(|f| *f != name) {
@@ -112,12 +104,8 @@ impl StatusReader {
             }
             let status = self.read(&name).await?;
             last.insert(name, status.clone());
-            let _ = tx
-                .send(Ok(v1::WatchConnectorStatusResponse {
-                    status: Some(status),
-                    deleted: false,
-                }))
-                .await;
+            let _ =
+                tx.send(Ok(v1::WatchConnectorStatusResponse { status: Some(status), deleted: false })).await;
         }
         let reader = self.clone();
         tokio::spawn(async move {
@@ -151,20 +139,14 @@ impl StatusReader {
                         Ok(status) if last.get(&name) == Some(&status) => continue,
                         Ok(status) => {
                             last.insert(name, status.clone());
-                            v1::WatchConnectorStatusResponse {
-                                status: Some(status),
-                                deleted: false,
-                            }
+                            v1::WatchConnectorStatusResponse { status: Some(status), deleted: false }
                         }
                         Err(Error::NotFound(_)) => {
                             if last.remove(&name).is_none() {
                                 continue;
                             }
                             v1::WatchConnectorStatusResponse {
-                                status: Some(v1::ConnectorStatus {
-                                    name,
-                                    ..Default::default()
-                                }),
+                                status: Some(v1::ConnectorStatus { name, ..Default::default() }),
                                 deleted: true,
                             }
                         }

@@ -7,8 +7,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, GetOptions, KeyValue, PutOptions, Txn, TxnOp,
-    WatchOptions, WatchStream,
+    Client, Compare, CompareOp, ConnectOptions, GetOptions, KeyValue, PutOptions, Txn, TxnOp, WatchOptions,
+    WatchStream,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 use crate::keys::Keys;
 use crate::model::{
-    AssignmentRecord, ConnectorStatusRecord, RestartRequest, StoredSpec, Target, TaskSet,
-    TaskStatusRecord, WorkerRecord,
+    AssignmentRecord, ConnectorStatusRecord, RestartRequest, StoredSpec, Target, TaskSet, TaskStatusRecord,
+    WorkerRecord,
 };
 
 /// How long one etcd call may take before the caller gets UNAVAILABLE.
@@ -59,23 +59,19 @@ pub enum Expect {
 pub struct Store {
     client: Client,
     keys: Keys,
+    endpoints: Vec<String>,
 }
 
 /// Runs one etcd call with the store's timeout.
 async fn call<T>(fut: impl Future<Output = Result<T, etcd_client::Error>>) -> Result<T> {
     match tokio::time::timeout(CALL_TIMEOUT, fut).await {
         Ok(result) => result.map_err(Error::from),
-        Err(_) => Err(Error::Unavailable(format!(
-            "etcd did not answer within {CALL_TIMEOUT:?}"
-        ))),
+        Err(_) => Err(Error::Unavailable(format!("etcd did not answer within {CALL_TIMEOUT:?}"))),
     }
 }
 
 fn decode<T: DeserializeOwned>(kv: &KeyValue) -> Result<Versioned<T>> {
-    Ok(Versioned {
-        value: serde_json::from_slice(kv.value())?,
-        revision: kv.mod_revision(),
-    })
+    Ok(Versioned { value: serde_json::from_slice(kv.value())?, revision: kv.mod_revision() })
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -92,17 +88,22 @@ impl Store {
             .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
             .with_keep_alive_while_idle(true);
         let client = call(Client::connect(endpoints, Some(options))).await?;
-        Ok(Store { client, keys })
+        Ok(Store { client, keys, endpoints: endpoints.to_vec() })
+    }
+
+    /// A client without the per-call timeout, for calls that block by
+    /// design (an election campaign waits until this replica leads).
+    pub async fn blocking_client(&self) -> Result<Client> {
+        let options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(3))
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
+            .with_keep_alive_while_idle(true);
+        call(Client::connect(&self.endpoints, Some(options))).await
     }
 
     /// The key layout.
     pub fn keys(&self) -> &Keys {
         &self.keys
-    }
-
-    /// The raw client, for elections and watches.
-    pub fn client(&self) -> Client {
-        self.client.clone()
     }
 
     async fn get_one<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Versioned<T>>> {
@@ -133,12 +134,7 @@ impl Store {
     /// RUNNING. Fails with `Conflict` when the spec changed since it was read
     /// (or since `Expect::Revision`), so concurrent writers never silently
     /// overwrite each other.
-    pub async fn put_spec(
-        &self,
-        name: &str,
-        spec: &StoredSpec,
-        expect: Expect,
-    ) -> Result<PutOutcome> {
+    pub async fn put_spec(&self, name: &str, spec: &StoredSpec, expect: Expect) -> Result<PutOutcome> {
         let key = self.keys.spec(name);
         let current: Option<Versioned<StoredSpec>> = self.get_one(&key).await?;
         let compare = match (expect, &current) {
@@ -162,19 +158,11 @@ impl Store {
         if let Some(cur) = &current
             && cur.value == *spec
         {
-            return Ok(PutOutcome {
-                created: false,
-                changed: false,
-                revision: cur.revision,
-            });
+            return Ok(PutOutcome { created: false, changed: false, revision: cur.revision });
         }
         let mut ops = vec![TxnOp::put(key.as_str(), encode(spec)?, None)];
         if current.is_none() {
-            ops.push(TxnOp::put(
-                self.keys.target(name),
-                encode(&Target::Running)?,
-                None,
-            ));
+            ops.push(TxnOp::put(self.keys.target(name), encode(&Target::Running)?, None));
             // A connector re-created under an old name must not inherit the
             // old one's status.
             ops.push(TxnOp::delete(self.keys.connector_status(name), None));
@@ -188,11 +176,7 @@ impl Store {
             )));
         }
         let revision = response.header().map(|h| h.revision()).unwrap_or_default();
-        Ok(PutOutcome {
-            created: current.is_none(),
-            changed: true,
-            revision,
-        })
+        Ok(PutOutcome { created: current.is_none(), changed: true, revision })
     }
 
     /// One connector's spec.
@@ -202,27 +186,17 @@ impl Store {
 
     /// One connector's spec, or NOT_FOUND.
     pub async fn require_spec(&self, name: &str) -> Result<Versioned<StoredSpec>> {
-        self.get_spec(name)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("connector {name}")))
+        self.get_spec(name).await?.ok_or_else(|| Error::NotFound(format!("connector {name}")))
     }
 
     /// Every connector's spec, by name.
     pub async fn list_specs(&self) -> Result<Vec<(String, Versioned<StoredSpec>)>> {
-        let (entries, _) = self
-            .get_prefix::<serde_json::Value>(&self.keys.connectors())
-            .await?;
+        let (entries, _) = self.get_prefix::<serde_json::Value>(&self.keys.connectors()).await?;
         let mut specs = Vec::new();
         for (key, value) in entries {
             if let Some((name, "spec")) = self.keys.parse_connector_key(&key) {
                 let spec: StoredSpec = serde_json::from_value(value.value)?;
-                specs.push((
-                    name.to_owned(),
-                    Versioned {
-                        value: spec,
-                        revision: value.revision,
-                    },
-                ));
+                specs.push((name.to_owned(), Versioned { value: spec, revision: value.revision }));
             }
         }
         specs.sort_by(|a, b| a.0.cmp(&b.0));
@@ -234,9 +208,8 @@ impl Store {
     /// anything the old one left running.
     pub async fn delete_connector(&self, name: &str) -> Result<()> {
         let key = self.keys.spec(name);
-        let txn = Txn::new()
-            .when(vec![Compare::version(key.as_str(), CompareOp::Greater, 0)])
-            .and_then(vec![
+        let txn =
+            Txn::new().when(vec![Compare::version(key.as_str(), CompareOp::Greater, 0)]).and_then(vec![
                 TxnOp::delete(
                     self.keys.connector(name),
                     Some(etcd_client::DeleteOptions::new().with_prefix()),
@@ -256,11 +229,7 @@ impl Store {
 
     /// A connector's target state (RUNNING when never set).
     pub async fn get_target(&self, name: &str) -> Result<Target> {
-        Ok(self
-            .get_one::<Target>(&self.keys.target(name))
-            .await?
-            .map(|v| v.value)
-            .unwrap_or(Target::Running))
+        Ok(self.get_one::<Target>(&self.keys.target(name)).await?.map(|v| v.value).unwrap_or(Target::Running))
     }
 
     /// Sets a connector's target state; NOT_FOUND when it does not exist.
@@ -268,11 +237,7 @@ impl Store {
         let spec = self.keys.spec(name);
         let txn = Txn::new()
             .when(vec![Compare::version(spec.as_str(), CompareOp::Greater, 0)])
-            .and_then(vec![TxnOp::put(
-                self.keys.target(name),
-                encode(&target)?,
-                None,
-            )]);
+            .and_then(vec![TxnOp::put(self.keys.target(name), encode(&target)?, None)]);
         let mut client = self.client.clone();
         if !call(client.txn(txn)).await?.succeeded() {
             return Err(Error::NotFound(format!("connector {name}")));
@@ -290,16 +255,8 @@ impl Store {
     pub async fn put_tasks(&self, name: &str, tasks: &TaskSet) -> Result<bool> {
         let spec = self.keys.spec(name);
         let txn = Txn::new()
-            .when(vec![Compare::mod_revision(
-                spec.as_str(),
-                CompareOp::Equal,
-                tasks.spec_revision,
-            )])
-            .and_then(vec![TxnOp::put(
-                self.keys.tasks(name),
-                encode(tasks)?,
-                None,
-            )]);
+            .when(vec![Compare::mod_revision(spec.as_str(), CompareOp::Equal, tasks.spec_revision)])
+            .and_then(vec![TxnOp::put(self.keys.tasks(name), encode(tasks)?, None)]);
         let mut client = self.client.clone();
         Ok(call(client.txn(txn)).await?.succeeded())
     }
@@ -309,11 +266,7 @@ impl Store {
         let spec = self.keys.spec(name);
         let txn = Txn::new()
             .when(vec![Compare::version(spec.as_str(), CompareOp::Greater, 0)])
-            .and_then(vec![TxnOp::put(
-                self.keys.restart(name),
-                encode(request)?,
-                None,
-            )]);
+            .and_then(vec![TxnOp::put(self.keys.restart(name), encode(request)?, None)]);
         let mut client = self.client.clone();
         if !call(client.txn(txn)).await?.succeeded() {
             return Err(Error::NotFound(format!("connector {name}")));
@@ -325,11 +278,7 @@ impl Store {
     pub async fn clear_restart(&self, name: &str, revision: i64) -> Result<()> {
         let key = self.keys.restart(name);
         let txn = Txn::new()
-            .when(vec![Compare::mod_revision(
-                key.as_str(),
-                CompareOp::Equal,
-                revision,
-            )])
+            .when(vec![Compare::mod_revision(key.as_str(), CompareOp::Equal, revision)])
             .and_then(vec![TxnOp::delete(key.as_str(), None)]);
         let mut client = self.client.clone();
         call(client.txn(txn)).await?;
@@ -338,26 +287,15 @@ impl Store {
 
     /// The connector's own status, if set.
     pub async fn get_connector_status(&self, name: &str) -> Result<Option<ConnectorStatusRecord>> {
-        Ok(self
-            .get_one(&self.keys.connector_status(name))
-            .await?
-            .map(|v| v.value))
+        Ok(self.get_one(&self.keys.connector_status(name)).await?.map(|v| v.value))
     }
 
     /// Sets the connector's own status, while the connector exists.
-    pub async fn put_connector_status(
-        &self,
-        name: &str,
-        status: &ConnectorStatusRecord,
-    ) -> Result<()> {
+    pub async fn put_connector_status(&self, name: &str, status: &ConnectorStatusRecord) -> Result<()> {
         let spec = self.keys.spec(name);
         let txn = Txn::new()
             .when(vec![Compare::version(spec.as_str(), CompareOp::Greater, 0)])
-            .and_then(vec![TxnOp::put(
-                self.keys.connector_status(name),
-                encode(status)?,
-                None,
-            )]);
+            .and_then(vec![TxnOp::put(self.keys.connector_status(name), encode(status)?, None)]);
         let mut client = self.client.clone();
         call(client.txn(txn)).await?;
         Ok(())
@@ -365,16 +303,10 @@ impl Store {
 
     /// Every task status of one connector, by task number.
     pub async fn task_statuses(&self, name: &str) -> Result<Vec<(u32, TaskStatusRecord)>> {
-        let (entries, _) = self
-            .get_prefix::<TaskStatusRecord>(&self.keys.statuses_of(name))
-            .await?;
+        let (entries, _) = self.get_prefix::<TaskStatusRecord>(&self.keys.statuses_of(name)).await?;
         let mut out: Vec<(u32, TaskStatusRecord)> = entries
             .into_iter()
-            .filter_map(|(key, v)| {
-                self.keys
-                    .parse_status(&key)
-                    .map(|(_, task)| (task, v.value))
-            })
+            .filter_map(|(key, v)| self.keys.parse_status(&key).map(|(_, task)| (task, v.value)))
             .collect();
         out.sort_by_key(|(task, _)| *task);
         Ok(out)
@@ -383,21 +315,12 @@ impl Store {
     // ---- workers, assignments, statuses ----
 
     /// Grants a lease and registers the worker under it.
-    pub async fn register_worker(
-        &self,
-        mut record: WorkerRecord,
-        ttl_seconds: i64,
-    ) -> Result<WorkerRecord> {
+    pub async fn register_worker(&self, mut record: WorkerRecord, ttl_seconds: i64) -> Result<WorkerRecord> {
         let mut client = self.client.clone();
         let lease = call(client.lease_grant(ttl_seconds, None)).await?;
         record.lease_id = lease.id();
         let put = PutOptions::new().with_lease(lease.id());
-        call(client.put(
-            self.keys.worker(&record.worker_id),
-            encode(&record)?,
-            Some(put),
-        ))
-        .await?;
+        call(client.put(self.keys.worker(&record.worker_id), encode(&record)?, Some(put))).await?;
         Ok(record)
     }
 
@@ -428,33 +351,22 @@ impl Store {
 
     /// One registered worker.
     pub async fn get_worker(&self, worker_id: &str) -> Result<Option<WorkerRecord>> {
-        Ok(self
-            .get_one(&self.keys.worker(worker_id))
-            .await?
-            .map(|v| v.value))
+        Ok(self.get_one(&self.keys.worker(worker_id)).await?.map(|v| v.value))
     }
 
     /// Every live worker.
     pub async fn list_workers(&self) -> Result<Vec<WorkerRecord>> {
-        let (entries, _) = self
-            .get_prefix::<WorkerRecord>(&self.keys.workers())
-            .await?;
+        let (entries, _) = self.get_prefix::<WorkerRecord>(&self.keys.workers()).await?;
         Ok(entries.into_iter().map(|(_, v)| v.value).collect())
     }
 
     /// Every assignment: (worker, record, mod revision), with the read revision.
-    pub async fn list_assignments(
-        &self,
-    ) -> Result<(Vec<(String, Versioned<AssignmentRecord>)>, i64)> {
-        let (entries, revision) = self
-            .get_prefix::<AssignmentRecord>(&self.keys.assignments())
-            .await?;
+    pub async fn list_assignments(&self) -> Result<(Vec<(String, Versioned<AssignmentRecord>)>, i64)> {
+        let (entries, revision) = self.get_prefix::<AssignmentRecord>(&self.keys.assignments()).await?;
         let out = entries
             .into_iter()
             .filter_map(|(key, v)| {
-                self.keys
-                    .parse_assignment(&key)
-                    .map(|(worker, _, _)| (worker.to_owned(), v))
+                self.keys.parse_assignment(&key).map(|(worker, _, _)| (worker.to_owned(), v))
             })
             .collect();
         Ok((out, revision))
@@ -462,13 +374,9 @@ impl Store {
 
     /// One worker's assignments, with the read revision.
     pub async fn assignments_of(&self, worker_id: &str) -> Result<(Vec<AssignmentRecord>, i64)> {
-        let (entries, revision) = self
-            .get_prefix::<AssignmentRecord>(&self.keys.assignments_of(worker_id))
-            .await?;
-        Ok((
-            entries.into_iter().map(|(_, v)| v.value).collect(),
-            revision,
-        ))
+        let (entries, revision) =
+            self.get_prefix::<AssignmentRecord>(&self.keys.assignments_of(worker_id)).await?;
+        Ok((entries.into_iter().map(|(_, v)| v.value).collect(), revision))
     }
 
     /// The last epoch handed out for a task, with its mod revision (0 when none).
@@ -493,16 +401,11 @@ impl Store {
         let epoch_key = self.keys.epoch(&record.connector, record.task);
         let mut ops = Vec::new();
         if let Some(previous) = previous_worker {
-            ops.push(TxnOp::delete(
-                self.keys
-                    .assignment(previous, &record.connector, record.task),
-                None,
-            ));
+            ops.push(TxnOp::delete(self.keys.assignment(previous, &record.connector, record.task), None));
         }
         ops.push(TxnOp::put(epoch_key.as_str(), encode(&record.epoch)?, None));
         ops.push(TxnOp::put(
-            self.keys
-                .assignment(&worker.worker_id, &record.connector, record.task),
+            self.keys.assignment(&worker.worker_id, &record.connector, record.task),
             encode(record)?,
             Some(PutOptions::new().with_lease(worker.lease_id)),
         ));
@@ -510,11 +413,7 @@ impl Store {
             .when(vec![
                 Compare::mod_revision(epoch_key.as_str(), CompareOp::Equal, epoch_revision),
                 // The worker must still be alive (its key exists under its lease).
-                Compare::lease(
-                    self.keys.worker(&worker.worker_id),
-                    CompareOp::Equal,
-                    worker.lease_id,
-                ),
+                Compare::lease(self.keys.worker(&worker.worker_id), CompareOp::Equal, worker.lease_id),
             ])
             .and_then(ops);
         let mut client = self.client.clone();
@@ -531,17 +430,10 @@ impl Store {
         revision: i64,
     ) -> Result<bool> {
         let key = self.keys.assignment(worker, &record.connector, record.task);
-        let txn = Txn::new()
-            .when(vec![Compare::mod_revision(
-                key.as_str(),
-                CompareOp::Equal,
-                revision,
-            )])
-            .and_then(vec![TxnOp::put(
-                key.as_str(),
-                encode(record)?,
-                Some(PutOptions::new().with_lease(lease_id)),
-            )]);
+        let txn =
+            Txn::new().when(vec![Compare::mod_revision(key.as_str(), CompareOp::Equal, revision)]).and_then(
+                vec![TxnOp::put(key.as_str(), encode(record)?, Some(PutOptions::new().with_lease(lease_id)))],
+            );
         let mut client = self.client.clone();
         Ok(call(client.txn(txn)).await?.succeeded())
     }
@@ -567,16 +459,10 @@ impl Store {
         task: u32,
         status: &TaskStatusRecord,
     ) -> Result<()> {
-        let assignment = self
-            .check_assignment(&worker.worker_id, name, task, status.epoch)
-            .await?;
+        let assignment = self.check_assignment(&worker.worker_id, name, task, status.epoch).await?;
         let key = self.keys.assignment(&worker.worker_id, name, task);
         let txn = Txn::new()
-            .when(vec![Compare::mod_revision(
-                key.as_str(),
-                CompareOp::Equal,
-                assignment.revision,
-            )])
+            .when(vec![Compare::mod_revision(key.as_str(), CompareOp::Equal, assignment.revision)])
             .and_then(vec![TxnOp::put(
                 self.keys.status(name, task),
                 encode(status)?,
@@ -600,9 +486,8 @@ impl Store {
         task: u32,
         epoch: u64,
     ) -> Result<Versioned<AssignmentRecord>> {
-        let current: Option<Versioned<AssignmentRecord>> = self
-            .get_one(&self.keys.assignment(worker, name, task))
-            .await?;
+        let current: Option<Versioned<AssignmentRecord>> =
+            self.get_one(&self.keys.assignment(worker, name, task)).await?;
         match current {
             Some(a) if a.value.epoch == epoch => Ok(a),
             Some(a) => Err(Error::FailedPrecondition(format!(

@@ -43,11 +43,8 @@ fn source_resources(config: &BTreeMap<String, String>) -> Vec<String> {
         .find_map(|key| config.get(*key).filter(|v| !v.trim().is_empty()));
     match listed {
         Some(list) => {
-            let mut tables: Vec<String> = list
-                .split(',')
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .collect();
+            let mut tables: Vec<String> =
+                list.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
             tables.dedup();
             tables
         }
@@ -65,40 +62,22 @@ fn sink_resources(
             // Kafka matches the whole topic name.
             let regex = regex::Regex::new(&format!("^(?:{})$", pattern.trim()))
                 .map_err(|e| format!("topics.regex: {e}"))?;
-            topics
-                .keys()
-                .filter(|t| !t.starts_with("__") && regex.is_match(t))
-                .collect()
+            topics.keys().filter(|t| !t.starts_with("__") && regex.is_match(t)).collect()
         } else {
             let listed: Vec<&str> = config
                 .get("topics")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .collect()
-                })
+                .map(|v| v.split(',').map(str::trim).filter(|t| !t.is_empty()).collect())
                 .unwrap_or_default();
-            topics
-                .keys()
-                .filter(|t| listed.contains(&t.as_str()))
-                .collect()
+            topics.keys().filter(|t| listed.contains(&t.as_str())).collect()
         };
-    Ok(wanted
-        .into_iter()
-        .flat_map(|topic| (0..topics[topic]).map(move |p| format!("{topic}-{p}")))
-        .collect())
+    Ok(wanted.into_iter().flat_map(|topic| (0..topics[topic]).map(move |p| format!("{topic}-{p}"))).collect())
 }
 
 /// Round-robin into at most `tasks_max` groups, none empty.
 fn split(resources: Vec<String>, tasks_max: usize) -> Vec<TaskConfig> {
     let count = tasks_max.min(resources.len());
-    let mut tasks: Vec<TaskConfig> = (0..count)
-        .map(|t| TaskConfig {
-            task: t as u32,
-            resources: Vec::new(),
-        })
-        .collect();
+    let mut tasks: Vec<TaskConfig> =
+        (0..count).map(|t| TaskConfig { task: t as u32, resources: Vec::new() }).collect();
     for (i, resource) in resources.into_iter().enumerate() {
         tasks[i % count].resources.push(resource);
     }
@@ -110,28 +89,19 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
     }
 
     #[test]
     fn source_tables_are_grouped_never_split() {
-        let c = config(&[
-            ("tasks.max", "2"),
-            ("table.whitelist", "address, city, country"),
-        ]);
+        let c = config(&[("tasks.max", "2"), ("table.whitelist", "address, city, country")]);
         let tasks = plan_tasks(Kind::Source, &c, &TopicPartitions::new()).unwrap();
         assert_eq!(tasks.len(), 2);
         assert_eq!(tasks[0].resources, ["address", "country"]);
         assert_eq!(tasks[1].resources, ["city"]);
-        let one = plan_tasks(
-            Kind::Source,
-            &config(&[("table.whitelist", "address")]),
-            &TopicPartitions::new(),
-        )
-        .unwrap();
+        let one =
+            plan_tasks(Kind::Source, &config(&[("table.whitelist", "address")]), &TopicPartitions::new())
+                .unwrap();
         assert_eq!(one.len(), 1, "tasks.max defaults to 1");
         let query = plan_tasks(
             Kind::Source,
@@ -156,25 +126,11 @@ mod tests {
         let all: Vec<&String> = tasks.iter().flat_map(|t| &t.resources).collect();
         assert_eq!(all.len(), 3);
         assert!(!all.iter().any(|r| r.starts_with("xpagila")));
-        let listed = plan_tasks(
-            Kind::Sink,
-            &config(&[("topics", "pagila.public.alt.address,missing")]),
-            &topics,
-        )
-        .unwrap();
+        let listed =
+            plan_tasks(Kind::Sink, &config(&[("topics", "pagila.public.alt.address,missing")]), &topics)
+                .unwrap();
         assert_eq!(listed[0].resources, ["pagila.public.alt.address-0"]);
-        assert!(
-            plan_tasks(Kind::Sink, &config(&[("topics", "missing")]), &topics)
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            plan_tasks(
-                Kind::Sink,
-                &config(&[("tasks.max", "0"), ("topics", "a")]),
-                &topics
-            )
-            .is_err()
-        );
+        assert!(plan_tasks(Kind::Sink, &config(&[("topics", "missing")]), &topics).unwrap().is_empty());
+        assert!(plan_tasks(Kind::Sink, &config(&[("tasks.max", "0"), ("topics", "a")]), &topics).is_err());
     }
 }

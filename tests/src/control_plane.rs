@@ -23,11 +23,15 @@ pub const WORKER_TOKEN: &str = "test-worker-token-0123456789";
 #[derive(Clone)]
 pub struct Bearer(Option<String>);
 
+impl Bearer {
+    /// Calls carrying `token`.
+    pub fn new(token: &str) -> Bearer {
+        Bearer(Some(token.to_owned()))
+    }
+}
+
 impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(token) = &self.0 {
             let value = format!("Bearer {token}")
                 .parse()
@@ -91,9 +95,7 @@ impl TestControlPlane {
     }
 
     fn channel(&self) -> Channel {
-        Channel::from_shared(self.endpoint.clone())
-            .expect("endpoint")
-            .connect_lazy()
+        Channel::from_shared(self.endpoint.clone()).expect("endpoint").connect_lazy()
     }
 
     /// A connector client with `token` (None: no authorization header).

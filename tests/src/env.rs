@@ -35,8 +35,8 @@ impl StackEnv {
             Some(path) => PathBuf::from(path),
             None => repo_root().join(".dev/env"),
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut vars = parse_env_file(&text);
         for (key, value) in vars.iter_mut() {
             if let Ok(set) = std::env::var(key) {
@@ -66,10 +66,7 @@ impl StackEnv {
 
     /// `ETCD_ENDPOINTS`, comma-separated.
     pub fn etcd_endpoints(&self) -> Vec<String> {
-        self.var("ETCD_ENDPOINTS")
-            .split(',')
-            .map(str::to_owned)
-            .collect()
+        self.var("ETCD_ENDPOINTS").split(',').map(str::to_owned).collect()
     }
 
     /// `S3_BUCKET`.
@@ -109,9 +106,7 @@ pub fn repo_root() -> PathBuf {
 /// The shared folder beside the repository (the seed configs, Pagila), or
 /// `HYDRATE_SHARED`.
 pub fn shared_dir() -> PathBuf {
-    std::env::var_os("HYDRATE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared"))
+    std::env::var_os("HYDRATE_SHARED").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared"))
 }
 
 /// The text of a file under the shared folder, e.g. `seed/connectors/x.json`.

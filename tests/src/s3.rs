@@ -15,13 +15,8 @@ impl StackEnv {
     /// An S3 client for the stack's store whose requests are signed with
     /// `secret` (to check that the store verifies signatures).
     pub fn s3_client_with_secret(&self, secret: &str) -> aws_sdk_s3::Client {
-        let credentials = Credentials::new(
-            self.var("AWS_ACCESS_KEY_ID"),
-            secret,
-            None,
-            None,
-            "hydrate-tests",
-        );
+        let credentials =
+            Credentials::new(self.var("AWS_ACCESS_KEY_ID"), secret, None, None, "hydrate-tests");
         let config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(self.var("AWS_ENDPOINT_URL"))

@@ -19,18 +19,9 @@ impl TestScope {
         let suffix: String = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let clean: String = name
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
             .collect();
-        TestScope {
-            id: format!("{clean}_{suffix}"),
-            env: StackEnv::get(),
-        }
+        TestScope { id: format!("{clean}_{suffix}"), env: StackEnv::get() }
     }
 
     /// The stack's endpoints.

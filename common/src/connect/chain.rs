@@ -40,13 +40,7 @@ pub(crate) fn analyze(
         };
         match transforms::build_predicate(plugin, &values) {
             Some(predicate) => {
-                predicates.insert(
-                    alias.clone(),
-                    PredicateSpec {
-                        alias: alias.clone(),
-                        predicate,
-                    },
-                );
+                predicates.insert(alias.clone(), PredicateSpec { alias: alias.clone(), predicate });
             }
             None => complete = false,
         }
@@ -69,48 +63,38 @@ pub(crate) fn analyze(
             continue;
         };
         let predicate = match values.non_empty("predicate") {
-            Some(name) => {
-                match predicates.get(&name) {
-                    Some(spec) => Some(spec.clone()),
-                    None => {
-                        if !predicate_aliases.contains(&name) {
-                            problems.key(
+            Some(name) => match predicates.get(&name) {
+                Some(spec) => Some(spec.clone()),
+                None => {
+                    if !predicate_aliases.contains(&name) {
+                        problems.key(
                             values.key("predicate"),
-                            format!("names predicate '{name}', which is not declared in predicates{}", did_you_mean(&name, predicate_aliases.iter().map(String::as_str))),
+                            format!(
+                                "names predicate '{name}', which is not declared in predicates{}",
+                                did_you_mean(&name, predicate_aliases.iter().map(String::as_str))
+                            ),
                         );
-                        }
-                        complete = false;
-                        None
                     }
+                    complete = false;
+                    None
                 }
-            }
+            },
             None => None,
         };
         let negate = values.flag("negate");
-        match (
-            transforms::build_transform(plugin, alias, &values, problems),
-            negate,
-        ) {
-            (Some(transform), Some(negate)) => chain.push(TransformSpec {
-                alias: alias.clone(),
-                transform,
-                predicate,
-                negate,
-            }),
+        match (transforms::build_transform(plugin, alias, &values, problems), negate) {
+            (Some(transform), Some(negate)) => {
+                chain.push(TransformSpec { alias: alias.clone(), transform, predicate, negate })
+            }
             _ => complete = false,
         }
     }
 
     // Keys under an alias that is not declared.
-    for (family, declared) in [
-        ("transforms", &transform_aliases),
-        ("predicates", &predicate_aliases),
-    ] {
+    for (family, declared) in [("transforms", &transform_aliases), ("predicates", &predicate_aliases)] {
         let family_prefix = format!("{family}.");
-        let strays: Vec<&String> = config
-            .keys()
-            .filter(|k| k.starts_with(&family_prefix) && !described.contains_key(*k))
-            .collect();
+        let strays: Vec<&String> =
+            config.keys().filter(|k| k.starts_with(&family_prefix) && !described.contains_key(*k)).collect();
         for key in strays {
             let rest = &key[family_prefix.len()..];
             let alias = rest.split('.').next().unwrap_or(rest);
@@ -156,16 +140,8 @@ fn alias_values<'a>(
     problems: &mut Problems,
     described: &mut Described,
 ) -> Option<(&'static PluginDef, Values<'a>)> {
-    let family = if kind == PluginKind::Predicate {
-        "predicates"
-    } else {
-        "transforms"
-    };
-    let what = if kind == PluginKind::Predicate {
-        "predicate"
-    } else {
-        "transform"
-    };
+    let family = if kind == PluginKind::Predicate { "predicates" } else { "transforms" };
+    let what = if kind == PluginKind::Predicate { "predicate" } else { "transform" };
     let alias_keys: &'static [ConfigKeyDef] = if kind == PluginKind::Predicate {
         common::PREDICATE_ALIAS_KEYS
     } else {
@@ -176,9 +152,9 @@ fn alias_values<'a>(
         .filter(|k| k.starts_with(prefix))
         .filter(|k| {
             // A longer declared alias sharing this prefix owns the key.
-            !declared.iter().any(|other| {
-                other.len() > alias.len() && k.starts_with(&format!("{family}.{other}."))
-            })
+            !declared
+                .iter()
+                .any(|other| other.len() > alias.len() && k.starts_with(&format!("{family}.{other}.")))
         })
         .collect();
     let type_key = format!("{prefix}type");
@@ -187,17 +163,11 @@ fn alias_values<'a>(
     match (class.is_empty(), plugin) {
         (true, _) => problems.key(
             &type_key,
-            format!(
-                "{what} '{alias}' needs a type, one of: {}",
-                plugins::class_names(&[kind])
-            ),
+            format!("{what} '{alias}' needs a type, one of: {}", plugins::class_names(&[kind])),
         ),
         (false, None) => problems.key(
             &type_key,
-            format!(
-                "unknown {what} class {class}; Hydrate supports: {}",
-                plugins::class_names(&[kind])
-            ),
+            format!("unknown {what} class {class}; Hydrate supports: {}", plugins::class_names(&[kind])),
         ),
         _ => {}
     }
@@ -206,12 +176,7 @@ fn alias_values<'a>(
         for key in own_keys {
             described.insert(
                 key.clone(),
-                (
-                    alias_keys
-                        .iter()
-                        .find(|d| format!("{prefix}{}", d.name) == *key),
-                    false,
-                ),
+                (alias_keys.iter().find(|d| format!("{prefix}{}", d.name) == *key), false),
             );
         }
         return None;

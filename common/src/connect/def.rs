@@ -203,14 +203,10 @@ impl ConfigKeyDef {
     /// value out of the error text.
     pub(crate) fn parse(&self, raw: &str, secret: bool) -> Result<Value, String> {
         let shown = |msg: String| {
-            if secret {
-                msg
-            } else {
-                format!("{msg}, got \"{}\"", raw.trim())
-            }
+            if secret { msg } else { format!("{msg}, got \"{}\"", raw.trim()) }
         };
-        let value = parse_typed(self.ty, raw)
-            .ok_or_else(|| shown(format!("expected {}", self.ty.expected())))?;
+        let value =
+            parse_typed(self.ty, raw).ok_or_else(|| shown(format!("expected {}", self.ty.expected())))?;
         self.check_value(&value).map_err(shown)?;
         Ok(value)
     }
@@ -235,16 +231,12 @@ impl ConfigKeyDef {
             (Check::OneOf(allowed) | Check::OneOfIgnoreCase(allowed), _) => {
                 Err(format!("must be one of: {}", allowed.join(", ")))
             }
-            (Check::AtLeast(min), Value::Int(n)) if *n < min => {
-                Err(format!("must be at least {min}"))
-            }
+            (Check::AtLeast(min), Value::Int(n)) if *n < min => Err(format!("must be at least {min}")),
             (Check::Between(min, max), Value::Int(n)) if *n < min || *n > max => {
                 Err(format!("must be between {min} and {max}"))
             }
             (Check::NonEmpty, Value::Str(s)) if s.is_empty() => Err("must not be empty".into()),
-            (Check::NonEmpty, Value::List(l)) if l.is_empty() => {
-                Err("must list at least one item".into())
-            }
+            (Check::NonEmpty, Value::List(l)) if l.is_empty() => Err("must list at least one item".into()),
             (Check::Custom(rule), v) => rule(v),
             _ => Ok(()),
         }
@@ -280,9 +272,8 @@ fn parse_typed(ty: ConfigType, raw: &str) -> Option<Value> {
         ConfigType::Double => Value::Double(t.parse::<f64>().ok().filter(|d| d.is_finite())?),
         ConfigType::String => Value::Str(t.to_owned()),
         ConfigType::Class => {
-            let valid = !t.is_empty()
-                && t.chars()
-                    .all(|c| c.is_alphanumeric() || matches!(c, '.' | '$' | '_'));
+            let valid =
+                !t.is_empty() && t.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '$' | '_'));
             if !valid {
                 return None;
             }
@@ -297,11 +288,7 @@ fn parse_typed(ty: ConfigType, raw: &str) -> Option<Value> {
 /// Splits a Kafka LIST value: comma-separated, items trimmed, empty items
 /// dropped (a trailing comma is a common typo and means nothing).
 pub(crate) fn split_list(raw: &str) -> Vec<String> {
-    raw.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 /// What a plugin is.
@@ -354,11 +341,7 @@ impl PluginDef {
             PluginKind::Sink => &[CONNECTOR_KEYS, SINK_KEYS],
             PluginKind::Transformation | PluginKind::Predicate => &[],
         };
-        common
-            .iter()
-            .flat_map(|keys| keys.iter())
-            .chain(self.keys.iter())
-            .collect()
+        common.iter().flat_map(|keys| keys.iter()).chain(self.keys.iter()).collect()
     }
 
     /// True when `name` is this plugin's class name, its simple name (as
@@ -369,10 +352,7 @@ impl PluginDef {
 
     /// The short name used in messages, e.g. `InsertField$Value`.
     pub fn short_name(&self) -> &'static str {
-        self.class_name
-            .rsplit('.')
-            .next()
-            .unwrap_or(self.class_name)
+        self.class_name.rsplit('.').next().unwrap_or(self.class_name)
     }
 }
 
@@ -380,40 +360,24 @@ impl PluginDef {
 mod tests {
     use super::*;
 
-    const PORT: ConfigKeyDef =
-        ConfigKeyDef::new("port", ConfigType::Int, Importance::Low, "g", "doc")
-            .default("5")
-            .check(Check::Between(1, 10));
+    const PORT: ConfigKeyDef = ConfigKeyDef::new("port", ConfigType::Int, Importance::Low, "g", "doc")
+        .default("5")
+        .check(Check::Between(1, 10));
 
     #[test]
     fn parses_types_like_kafka() {
-        assert_eq!(
-            parse_typed(ConfigType::Boolean, " TRUE "),
-            Some(Value::Bool(true))
-        );
+        assert_eq!(parse_typed(ConfigType::Boolean, " TRUE "), Some(Value::Bool(true)));
         assert_eq!(parse_typed(ConfigType::Boolean, "yes"), None);
         assert_eq!(parse_typed(ConfigType::Int, "5000"), Some(Value::Int(5000)));
         assert_eq!(parse_typed(ConfigType::Int, "3000000000"), None);
         assert_eq!(parse_typed(ConfigType::Short, "40000"), None);
-        assert_eq!(
-            parse_typed(ConfigType::Long, "3000000000"),
-            Some(Value::Int(3_000_000_000))
-        );
+        assert_eq!(parse_typed(ConfigType::Long, "3000000000"), Some(Value::Int(3_000_000_000)));
         assert_eq!(
             parse_typed(ConfigType::List, "RenameField, insertStaticField1,,"),
-            Some(Value::List(vec![
-                "RenameField".into(),
-                "insertStaticField1".into()
-            ]))
+            Some(Value::List(vec!["RenameField".into(), "insertStaticField1".into()]))
         );
-        assert_eq!(
-            parse_typed(ConfigType::List, " "),
-            Some(Value::List(vec![]))
-        );
-        assert_eq!(
-            parse_typed(ConfigType::Class, "a.b.C$D"),
-            Some(Value::Str("a.b.C$D".into()))
-        );
+        assert_eq!(parse_typed(ConfigType::List, " "), Some(Value::List(vec![])));
+        assert_eq!(parse_typed(ConfigType::Class, "a.b.C$D"), Some(Value::Str("a.b.C$D".into())));
         assert_eq!(parse_typed(ConfigType::Class, "a b"), None);
         assert_eq!(parse_typed(ConfigType::Double, "NaN"), None);
     }

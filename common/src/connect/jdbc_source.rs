@@ -178,10 +178,7 @@ pub(crate) fn build(v: &Values, p: &mut Problems) -> Option<JdbcSourceConfig> {
             -1 => Some(TimestampInitial::Now),
             ms if ms >= 0 => Some(TimestampInitial::EpochMillis(ms)),
             _ => {
-                p.key(
-                    "timestamp.initial",
-                    "must be -1 (now) or milliseconds since the epoch",
-                );
+                p.key("timestamp.initial", "must be -1 (now) or milliseconds since the epoch");
                 None
             }
         },
@@ -195,31 +192,24 @@ pub(crate) fn build(v: &Values, p: &mut Problems) -> Option<JdbcSourceConfig> {
         }),
         // Deprecated switch, consulted only when numeric.mapping is unset.
         None if v.given("numeric.mapping") => None,
-        None => v.flag("numeric.precision.mapping").map(|on| {
-            if on {
-                NumericMapping::PrecisionOnly
-            } else {
-                NumericMapping::None
-            }
-        }),
+        None => v
+            .flag("numeric.precision.mapping")
+            .map(|on| if on { NumericMapping::PrecisionOnly } else { NumericMapping::None }),
     };
     let timestamp_granularity =
-        v.string("timestamp.granularity")
-            .map(|g| match g.to_ascii_lowercase().as_str() {
-                "nanos_long" => TimestampGranularity::NanosLong,
-                "nanos_string" => TimestampGranularity::NanosString,
-                "nanos_iso_datetime_string" => TimestampGranularity::NanosIsoDatetimeString,
-                _ => TimestampGranularity::ConnectLogical,
-            });
-    let isolation = v
-        .string("transaction.isolation.mode")
-        .map(|m| match m.as_str() {
-            "READ_UNCOMMITTED" => Some(IsolationLevel::ReadUncommitted),
-            "READ_COMMITTED" => Some(IsolationLevel::ReadCommitted),
-            "REPEATABLE_READ" => Some(IsolationLevel::RepeatableRead),
-            "SERIALIZABLE" => Some(IsolationLevel::Serializable),
-            _ => None,
+        v.string("timestamp.granularity").map(|g| match g.to_ascii_lowercase().as_str() {
+            "nanos_long" => TimestampGranularity::NanosLong,
+            "nanos_string" => TimestampGranularity::NanosString,
+            "nanos_iso_datetime_string" => TimestampGranularity::NanosIsoDatetimeString,
+            _ => TimestampGranularity::ConnectLogical,
         });
+    let isolation = v.string("transaction.isolation.mode").map(|m| match m.as_str() {
+        "READ_UNCOMMITTED" => Some(IsolationLevel::ReadUncommitted),
+        "READ_COMMITTED" => Some(IsolationLevel::ReadCommitted),
+        "REPEATABLE_READ" => Some(IsolationLevel::RepeatableRead),
+        "SERIALIZABLE" => Some(IsolationLevel::Serializable),
+        _ => None,
+    });
     let count = |name: &str| v.number(name).and_then(|n| u32::try_from(n).ok());
     Some(JdbcSourceConfig {
         connection: connection?,
@@ -233,9 +223,7 @@ pub(crate) fn build(v: &Values, p: &mut Problems) -> Option<JdbcSourceConfig> {
         timestamp_delay: millis(v.number("timestamp.delay.interval.ms")?),
         validate_non_null: v.flag("validate.non.null")?,
         numeric_mapping: numeric_mapping?,
-        quote_identifiers: v
-            .string("quote.sql.identifiers")?
-            .eq_ignore_ascii_case("always"),
+        quote_identifiers: v.string("quote.sql.identifiers")?.eq_ignore_ascii_case("always"),
         query_suffix: v.non_empty("query.suffix"),
         isolation: isolation?,
         query_retry_attempts: u32::try_from(v.number("query.retry.attempts")?).ok(),
@@ -261,49 +249,35 @@ fn connection(v: &Values, p: &mut Problems) -> Option<PgConnection> {
         None if v.opaque("connection.password") => return None,
         None => url.password.clone(),
     };
-    Some(PgConnection {
-        url,
-        user,
-        password,
-    })
+    Some(PgConnection { url, user, password })
 }
 
 fn row_source(v: &Values, p: &mut Problems) -> Option<RowSource> {
     // Two names for each list; giving both names of one is ambiguous.
-    for (old, new) in [
-        ("table.whitelist", "table.include.list"),
-        ("table.blacklist", "table.exclude.list"),
-    ] {
+    for (old, new) in [("table.whitelist", "table.include.list"), ("table.blacklist", "table.exclude.list")] {
         if v.given(old) && v.given(new) {
-            p.key(
-                new,
-                format!("is the newer name of {old}; give only one of them"),
-            );
+            p.key(new, format!("is the newer name of {old}; give only one of them"));
         }
     }
-    let include_key = if v.given("table.include.list") {
-        "table.include.list"
-    } else {
-        "table.whitelist"
-    };
-    let exclude_key = if v.given("table.exclude.list") {
-        "table.exclude.list"
-    } else {
-        "table.blacklist"
-    };
+    let include_key = if v.given("table.include.list") { "table.include.list" } else { "table.whitelist" };
+    let exclude_key = if v.given("table.exclude.list") { "table.exclude.list" } else { "table.blacklist" };
     let (include, exclude, query) = (v.given(include_key), v.given(exclude_key), v.given("query"));
     if include && exclude {
-        p.key(exclude_key, format!("cannot be used together with {include_key}: list the tables to copy, or those to skip"));
+        p.key(
+            exclude_key,
+            format!("cannot be used together with {include_key}: list the tables to copy, or those to skip"),
+        );
     }
     if query {
         for (given, key) in [(include, include_key), (exclude, exclude_key)] {
             if given {
-                p.key(key, "cannot be used together with query: in query mode only the query's rows are read");
+                p.key(
+                    key,
+                    "cannot be used together with query: in query mode only the query's rows are read",
+                );
             }
         }
-        return Some(RowSource::Query {
-            sql: v.string("query")?,
-        });
+        return Some(RowSource::Query { sql: v.string("query")? });
     }
     if !include && !exclude && !v.given("schema.pattern") {
         p.global(
@@ -326,27 +300,18 @@ fn load_mode(v: &Values, p: &mut Problems) -> Option<LoadMode> {
     let timestamp_columns = v.list("timestamp.column.name");
     let incrementing_column = v.string("incrementing.column.name");
     if needs_timestamp && timestamp_columns.as_ref().is_some_and(Vec::is_empty) {
-        p.key(
-            "timestamp.column.name",
-            format!("is required in mode {mode}"),
-        );
+        p.key("timestamp.column.name", format!("is required in mode {mode}"));
     }
     if needs_incrementing && incrementing_column.as_deref() == Some("") {
         p.key(
             "incrementing.column.name",
-            format!(
-                "is required in mode {mode} (Hydrate does not guess the auto-increment column)"
-            ),
+            format!("is required in mode {mode} (Hydrate does not guess the auto-increment column)"),
         );
     }
     Some(match mode.as_str() {
         "bulk" => LoadMode::Bulk,
-        "incrementing" => LoadMode::Incrementing {
-            column: incrementing_column.filter(|c| !c.is_empty())?,
-        },
-        "timestamp" => LoadMode::Timestamp {
-            columns: timestamp_columns.filter(|c| !c.is_empty())?,
-        },
+        "incrementing" => LoadMode::Incrementing { column: incrementing_column.filter(|c| !c.is_empty())? },
+        "timestamp" => LoadMode::Timestamp { columns: timestamp_columns.filter(|c| !c.is_empty())? },
         _ => LoadMode::TimestampIncrementing {
             timestamp_columns: timestamp_columns.filter(|c| !c.is_empty())?,
             incrementing_column: incrementing_column.filter(|c| !c.is_empty())?,

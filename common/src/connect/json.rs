@@ -49,26 +49,15 @@ pub fn parse_connector_json(text: &str) -> Result<ConnectorInput, JsonError> {
     let node: Node = serde_json::from_str(text).map_err(|e| {
         let (line, column) = (e.line(), e.column());
         let full = e.to_string();
-        let message = full
-            .strip_suffix(&format!(" at line {line} column {column}"))
-            .unwrap_or(&full)
-            .to_owned();
-        JsonError::Syntax {
-            line,
-            column,
-            message,
-        }
+        let message =
+            full.strip_suffix(&format!(" at line {line} column {column}")).unwrap_or(&full).to_owned();
+        JsonError::Syntax { line, column, message }
     })?;
     let Node::Object(top) = node else {
-        return Err(JsonError::Shape(
-            "expected a JSON object holding the connector configuration".into(),
-        ));
+        return Err(JsonError::Shape("expected a JSON object holding the connector configuration".into()));
     };
     if !top.iter().any(|(k, _)| k == "config") {
-        return Ok(ConnectorInput {
-            name: None,
-            config: flatten(top)?,
-        });
+        return Ok(ConnectorInput { name: None, config: flatten(top)? });
     }
     // POST shape: only `name` and `config` belong at the top.
     let mut name = None;
@@ -77,10 +66,7 @@ pub fn parse_connector_json(text: &str) -> Result<ConnectorInput, JsonError> {
         match (key.as_str(), value) {
             ("name", Node::Scalar(n)) => name = Some(n),
             ("name", _) => {
-                return Err(JsonError::Value {
-                    key,
-                    reason: "the connector name must be a string".into(),
-                });
+                return Err(JsonError::Value { key, reason: "the connector name must be a string".into() });
             }
             ("config", Node::Object(entries)) => config = Some(flatten(entries)?),
             ("config", _) => {
@@ -102,9 +88,7 @@ pub fn parse_connector_json(text: &str) -> Result<ConnectorInput, JsonError> {
     {
         return Err(JsonError::Value {
             key: "name".into(),
-            reason: format!(
-                "the config's name ({inner}) differs from the connector name ({outer})"
-            ),
+            reason: format!("the config's name ({inner}) differs from the connector name ({outer})"),
         });
     }
     Ok(ConnectorInput { name, config })
@@ -214,10 +198,9 @@ mod tests {
 
     #[test]
     fn bare_config_keeps_numbers_and_booleans_as_text() {
-        let input = parse_connector_json(
-            r#"{"a": "x", "poll.interval.ms": 5000, "b": true, "c": 1.5, "name": "n"}"#,
-        )
-        .unwrap();
+        let input =
+            parse_connector_json(r#"{"a": "x", "poll.interval.ms": 5000, "b": true, "c": 1.5, "name": "n"}"#)
+                .unwrap();
         assert_eq!(input.name, None);
         assert_eq!(input.config["poll.interval.ms"], "5000");
         assert_eq!(input.config["b"], "true");
@@ -247,35 +230,23 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains("hydrate-secret"));
-        assert!(matches!(
-            err,
-            JsonError::Syntax {
-                line: 21,
-                column: 1,
-                ..
-            }
-        ));
+        assert!(matches!(err, JsonError::Syntax { line: 21, column: 1, .. }));
     }
 
     #[test]
     fn duplicate_keys_are_errors_with_position() {
         let err = parse_connector_json("{\n\"a\": 1,\n\"a\": 2\n}").unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains("duplicate key `a`") && msg.contains("line 3"),
-            "{msg}"
-        );
+        assert!(msg.contains("duplicate key `a`") && msg.contains("line 3"), "{msg}");
         let err = parse_connector_json(r#"{"name": "x", "config": {"k": 1, "k": 1}}"#).unwrap_err();
         assert!(err.to_string().contains("duplicate key `k`"), "{err}");
     }
 
     #[test]
     fn null_arrays_and_objects_name_the_key() {
-        for (text, key) in [
-            (r#"{"a": null}"#, "`a`"),
-            (r#"{"b": [1, 2]}"#, "`b`"),
-            (r#"{"c": {"d": 1}}"#, "`c`"),
-        ] {
+        for (text, key) in
+            [(r#"{"a": null}"#, "`a`"), (r#"{"b": [1, 2]}"#, "`b`"), (r#"{"c": {"d": 1}}"#, "`c`")]
+        {
             let err = parse_connector_json(text).unwrap_err();
             assert!(err.to_string().starts_with(key), "{err}");
         }

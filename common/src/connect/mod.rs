@@ -23,9 +23,7 @@ mod values;
 
 use std::collections::BTreeMap;
 
-pub use def::{
-    Check, ConfigKeyDef, ConfigType, DefaultValue, Importance, PluginDef, PluginKind, Value,
-};
+pub use def::{Check, ConfigKeyDef, ConfigType, DefaultValue, Importance, PluginDef, PluginKind, Value};
 pub use jdbc_source::{
     IsolationLevel, JdbcSourceConfig, LoadMode, NumericMapping, PgConnection, RowSource,
     TimestampGranularity, TimestampInitial,
@@ -34,17 +32,17 @@ pub use json::{ConnectorInput, JsonError, parse_connector_json};
 pub use pg_url::{PgHost, PgUrl, SslMode, parse_pg_url};
 pub use plugins::plugins;
 pub use s3_sink::{
-    DecimalFormat, Encryption, Format, GzipLevel, NullValueBehavior, ParquetCodec, Partitioner,
-    S3SinkConfig, SchemaCompatibility, StaticCredentials, TimestampSource, TopicSelection,
+    DecimalFormat, Encryption, Format, GzipLevel, NullValueBehavior, ParquetCodec, Partitioner, S3SinkConfig,
+    SchemaCompatibility, StaticCredentials, TimestampSource, TopicSelection,
 };
 pub use secrets::{Secret, redact};
 pub use spec::{
-    ConnectorConfig, ConnectorKind, ConnectorSpec, ConverterSettings, DeadLetterQueue,
-    ErrorHandling, ErrorTolerance, RetryTimeout,
+    ConnectorConfig, ConnectorKind, ConnectorSpec, ConverterSettings, DeadLetterQueue, ErrorHandling,
+    ErrorTolerance, RetryTimeout,
 };
 pub use transforms::{
-    CastSpec, CastType, FieldSpec, Predicate, PredicateSpec, Side, TimestampTarget, Transform,
-    TransformSpec, UnixPrecision,
+    CastSpec, CastType, FieldSpec, Predicate, PredicateSpec, Side, TimestampTarget, Transform, TransformSpec,
+    UnixPrecision,
 };
 pub use validate::{ConfigValueReport, Validation, validate};
 
@@ -97,13 +95,8 @@ pub fn validate_connector_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 249 {
         return Err("a connector name must be 1 to 249 characters long".into());
     }
-    match name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        Some(c) => Err(format!(
-            "a connector name allows only letters, digits, '.', '_' and '-', not {c:?}"
-        )),
+    match name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        Some(c) => Err(format!("a connector name allows only letters, digits, '.', '_' and '-', not {c:?}")),
         None => Ok(()),
     }
 }

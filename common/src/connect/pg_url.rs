@@ -55,11 +55,8 @@ pub struct PgUrl {
 pub fn parse_pg_url(url: &str) -> Result<PgUrl, String> {
     let url = url.trim();
     let not_postgres = || {
-        let scheme: String = url
-            .split(':')
-            .take(if url.starts_with("jdbc:") { 2 } else { 1 })
-            .collect::<Vec<_>>()
-            .join(":");
+        let scheme: String =
+            url.split(':').take(if url.starts_with("jdbc:") { 2 } else { 1 }).collect::<Vec<_>>().join(":");
         format!(
             "Hydrate supports PostgreSQL only: expected jdbc:postgresql://host:port/database or \
              postgres://host:port/database, got a '{scheme}:' URL"
@@ -67,10 +64,7 @@ pub fn parse_pg_url(url: &str) -> Result<PgUrl, String> {
     };
     let (authority_and_path, libpq) = if let Some(rest) = url.strip_prefix("jdbc:postgresql:") {
         (rest, false)
-    } else if let Some(rest) = url
-        .strip_prefix("postgresql:")
-        .or_else(|| url.strip_prefix("postgres:"))
-    {
+    } else if let Some(rest) = url.strip_prefix("postgresql:").or_else(|| url.strip_prefix("postgres:")) {
         (rest, true)
     } else {
         return Err(not_postgres());
@@ -96,7 +90,10 @@ pub fn parse_pg_url(url: &str) -> Result<PgUrl, String> {
                 password = p.map(|p| decode(p).map(Secret::new)).transpose()?;
                 hosts
             }
-            Some(_) => return Err("user and password go in connection.user / connection.password, not before '@' in a JDBC URL".into()),
+            Some(_) => return Err(
+                "user and password go in connection.user / connection.password, not before '@' in a JDBC URL"
+                    .into(),
+            ),
             None => authority,
         };
         (parse_hosts(hosts_part)?, path)
@@ -104,13 +101,7 @@ pub fn parse_pg_url(url: &str) -> Result<PgUrl, String> {
         return Err(not_postgres());
     } else {
         // jdbc:postgresql:database
-        (
-            vec![PgHost {
-                host: "localhost".into(),
-                port: 5432,
-            }],
-            main.trim_start_matches('/'),
-        )
+        (vec![PgHost { host: "localhost".into(), port: 5432 }], main.trim_start_matches('/'))
     };
     let database = Some(decode(database)?).filter(|d| !d.is_empty());
 
@@ -141,22 +132,12 @@ pub fn parse_pg_url(url: &str) -> Result<PgUrl, String> {
         None if ssl.as_deref() == Some("true") => SslMode::VerifyFull,
         None => SslMode::Prefer,
     };
-    Ok(PgUrl {
-        hosts,
-        database,
-        user,
-        password,
-        ssl_mode,
-        params,
-    })
+    Ok(PgUrl { hosts, database, user, password, ssl_mode, params })
 }
 
 fn parse_hosts(hosts: &str) -> Result<Vec<PgHost>, String> {
     if hosts.is_empty() {
-        return Ok(vec![PgHost {
-            host: "localhost".into(),
-            port: 5432,
-        }]);
+        return Ok(vec![PgHost { host: "localhost".into(), port: 5432 }]);
     }
     hosts
         .split(',')
@@ -181,10 +162,7 @@ fn parse_hosts(hosts: &str) -> Result<Vec<PgHost>, String> {
                     .ok_or_else(|| format!("port '{p}' is not a number from 1 to 65535"))?,
                 None => 5432,
             };
-            Ok(PgHost {
-                host: decode(host)?,
-                port,
-            })
+            Ok(PgHost { host: decode(host)?, port })
         })
         .collect()
 }
@@ -196,9 +174,7 @@ fn decode(s: &str) -> Result<String, String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
             out.push(hex.ok_or("malformed %-escape")?);
             i += 3;
         } else {
@@ -216,13 +192,7 @@ mod tests {
     #[test]
     fn jdbc_url_of_the_seed() {
         let url = parse_pg_url("jdbc:postgresql://127.0.0.1:5432/pagila").unwrap();
-        assert_eq!(
-            url.hosts,
-            vec![PgHost {
-                host: "127.0.0.1".into(),
-                port: 5432
-            }]
-        );
+        assert_eq!(url.hosts, vec![PgHost { host: "127.0.0.1".into(), port: 5432 }]);
         assert_eq!(url.database.as_deref(), Some("pagila"));
         assert_eq!(url.ssl_mode, SslMode::Prefer);
         assert_eq!(url.user, None);
@@ -230,52 +200,26 @@ mod tests {
 
     #[test]
     fn jdbc_params_multi_host_and_ipv6() {
-        let url = parse_pg_url("jdbc:postgresql://a,b:6543,[::1]:7/db?sslmode=require&user=u&password=p%40ss&connectTimeout=5").unwrap();
+        let url = parse_pg_url(
+            "jdbc:postgresql://a,b:6543,[::1]:7/db?sslmode=require&user=u&password=p%40ss&connectTimeout=5",
+        )
+        .unwrap();
         assert_eq!(url.hosts.len(), 3);
-        assert_eq!(
-            url.hosts[1],
-            PgHost {
-                host: "b".into(),
-                port: 6543
-            }
-        );
-        assert_eq!(
-            url.hosts[2],
-            PgHost {
-                host: "::1".into(),
-                port: 7
-            }
-        );
+        assert_eq!(url.hosts[1], PgHost { host: "b".into(), port: 6543 });
+        assert_eq!(url.hosts[2], PgHost { host: "::1".into(), port: 7 });
         assert_eq!(url.ssl_mode, SslMode::Require);
         assert_eq!(url.user.as_deref(), Some("u"));
         assert_eq!(url.password.as_ref().map(Secret::expose), Some("p@ss"));
-        assert_eq!(
-            url.params.get("connectTimeout").map(String::as_str),
-            Some("5")
-        );
-        assert_eq!(
-            parse_pg_url("jdbc:postgresql://h/db?ssl=true")
-                .unwrap()
-                .ssl_mode,
-            SslMode::VerifyFull
-        );
-        assert_eq!(
-            parse_pg_url("jdbc:postgresql:pagila")
-                .unwrap()
-                .database
-                .as_deref(),
-            Some("pagila")
-        );
+        assert_eq!(url.params.get("connectTimeout").map(String::as_str), Some("5"));
+        assert_eq!(parse_pg_url("jdbc:postgresql://h/db?ssl=true").unwrap().ssl_mode, SslMode::VerifyFull);
+        assert_eq!(parse_pg_url("jdbc:postgresql:pagila").unwrap().database.as_deref(), Some("pagila"));
     }
 
     #[test]
     fn libpq_url_with_password() {
         let url = parse_pg_url("postgres://hydrate:hydrate-secret@localhost/pagila").unwrap();
         assert_eq!(url.user.as_deref(), Some("hydrate"));
-        assert_eq!(
-            url.password.as_ref().map(Secret::expose),
-            Some("hydrate-secret")
-        );
+        assert_eq!(url.password.as_ref().map(Secret::expose), Some("hydrate-secret"));
         assert!(!format!("{url:?}").contains("hydrate-secret"));
         assert_eq!(url.hosts[0].port, 5432);
     }
@@ -283,16 +227,9 @@ mod tests {
     #[test]
     fn other_databases_and_bad_urls() {
         let err = parse_pg_url("jdbc:mysql://u:hydrate-secret@h/db").unwrap_err();
-        assert!(
-            err.contains("PostgreSQL only") && err.contains("'jdbc:mysql:'"),
-            "{err}"
-        );
+        assert!(err.contains("PostgreSQL only") && err.contains("'jdbc:mysql:'"), "{err}");
         assert!(!err.contains("hydrate-secret"));
-        assert!(
-            parse_pg_url("jdbc:postgresql://h:99999/db")
-                .unwrap_err()
-                .contains("99999")
-        );
+        assert!(parse_pg_url("jdbc:postgresql://h:99999/db").unwrap_err().contains("99999"));
         assert!(parse_pg_url("jdbc:postgresql://h/db?sslmode=maybe").is_err());
         assert!(parse_pg_url("jdbc:postgresql://u:p@h/db").is_err());
     }

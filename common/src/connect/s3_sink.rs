@@ -86,11 +86,7 @@ pub enum Format {
     /// Parquet with a codec.
     Parquet { codec: ParquetCodec },
     /// Raw bytes with a separator.
-    ByteArray {
-        gzip: Option<GzipLevel>,
-        extension: String,
-        separator: Option<String>,
-    },
+    ByteArray { gzip: Option<GzipLevel>, extension: String, separator: Option<String> },
 }
 
 /// A gzip level; `None` inside is the library default.
@@ -204,15 +200,10 @@ pub struct StaticCredentials {
 }
 
 fn format_of(class: &str) -> &'static str {
-    [
-        keys::JSON_FORMAT,
-        keys::PARQUET_FORMAT,
-        keys::BYTE_ARRAY_FORMAT,
-        keys::AVRO_FORMAT,
-    ]
-    .into_iter()
-    .find(|c| *c == class || c.rsplit('.').next() == Some(class))
-    .unwrap_or(keys::AVRO_FORMAT)
+    [keys::JSON_FORMAT, keys::PARQUET_FORMAT, keys::BYTE_ARRAY_FORMAT, keys::AVRO_FORMAT]
+        .into_iter()
+        .find(|c| *c == class || c.rsplit('.').next() == Some(class))
+        .unwrap_or(keys::AVRO_FORMAT)
 }
 
 /// Builds the sink config, reporting contradictions between keys.
@@ -223,24 +214,19 @@ pub(crate) fn build(v: &Values, p: &mut Problems) -> Option<S3SinkConfig> {
     let positive = |name: &str| v.number(name).map(|ms| (ms > 0).then(|| millis(ms)));
     let rotate_schedule_interval = positive("rotate.schedule.interval.ms");
     let timezone = v.non_empty("timezone");
-    if matches!(rotate_schedule_interval, Some(Some(_)))
-        && timezone.is_none()
-        && !v.opaque("timezone")
-    {
+    if matches!(rotate_schedule_interval, Some(Some(_))) && timezone.is_none() && !v.opaque("timezone") {
         p.key(
             "timezone",
             "must be set when rotate.schedule.interval.ms is used (the schedule is aligned in it)",
         );
     }
-    let null_values =
-        v.string("behavior.on.null.values")
-            .map(|b| match b.to_ascii_lowercase().as_str() {
-                "ignore" => NullValueBehavior::Ignore,
-                "write" => NullValueBehavior::Write {
-                    partition: v.string("tombstone.encoded.partition").unwrap_or_default(),
-                },
-                _ => NullValueBehavior::Fail,
-            });
+    let null_values = v.string("behavior.on.null.values").map(|b| match b.to_ascii_lowercase().as_str() {
+        "ignore" => NullValueBehavior::Ignore,
+        "write" => NullValueBehavior::Write {
+            partition: v.string("tombstone.encoded.partition").unwrap_or_default(),
+        },
+        _ => NullValueBehavior::Fail,
+    });
     if matches!(null_values, Some(NullValueBehavior::Write { .. }))
         && v.flag("store.kafka.keys") == Some(false)
     {
@@ -258,40 +244,29 @@ pub(crate) fn build(v: &Values, p: &mut Problems) -> Option<S3SinkConfig> {
                 p.key(class_key, format!("Hydrate cannot write AvroFormat; set it to JsonFormat or ParquetFormat when {flag} is true"));
                 None
             }
-            keys::PARQUET_FORMAT => Some(Some(Format::Parquet {
-                codec: ParquetCodec::Snappy,
-            })),
+            keys::PARQUET_FORMAT => Some(Some(Format::Parquet { codec: ParquetCodec::Snappy })),
             _ => Some(Some(Format::Json { gzip: None })),
         }
     };
     let store_keys = side_format("store.kafka.keys", "keys.format.class", p);
     let store_headers = side_format("store.kafka.headers", "headers.format.class", p);
     if v.flag("hive.integration") == Some(true) {
-        p.key("hive.integration", "Hydrate does not sync a Hive metastore; use a Glue crawler or Athena DDL over the same layout");
+        p.key(
+            "hive.integration",
+            "Hydrate does not sync a Hive metastore; use a Glue crawler or Athena DDL over the same layout",
+        );
     }
-    let credentials = match (
-        v.non_empty("aws.access.key.id"),
-        v.secret("aws.secret.access.key"),
-    ) {
-        (Some(id), Some(secret)) => Some(Some(StaticCredentials {
-            access_key_id: id,
-            secret_access_key: secret,
-        })),
-        (None, None) if !v.given("aws.access.key.id") && !v.given("aws.secret.access.key") => {
-            Some(None)
+    let credentials = match (v.non_empty("aws.access.key.id"), v.secret("aws.secret.access.key")) {
+        (Some(id), Some(secret)) => {
+            Some(Some(StaticCredentials { access_key_id: id, secret_access_key: secret }))
         }
+        (None, None) if !v.given("aws.access.key.id") && !v.given("aws.secret.access.key") => Some(None),
         (Some(_), None) if !v.opaque("aws.secret.access.key") => {
-            p.key(
-                "aws.secret.access.key",
-                "must be set together with aws.access.key.id",
-            );
+            p.key("aws.secret.access.key", "must be set together with aws.access.key.id");
             None
         }
         (None, Some(_)) if !v.opaque("aws.access.key.id") => {
-            p.key(
-                "aws.access.key.id",
-                "must be set together with aws.secret.access.key",
-            );
+            p.key("aws.access.key.id", "must be set together with aws.secret.access.key");
             None
         }
         _ => None,
@@ -304,9 +279,7 @@ pub(crate) fn build(v: &Values, p: &mut Problems) -> Option<S3SinkConfig> {
     }
     let encryption = match v.string("s3.ssea.name")?.as_str() {
         "AES256" => Encryption::Aes256,
-        "aws:kms" => Encryption::Kms {
-            key_id: v.non_empty("s3.sse.kms.key.id"),
-        },
+        "aws:kms" => Encryption::Kms { key_id: v.non_empty("s3.sse.kms.key.id") },
         _ => match v.secret("s3.sse.customer.key") {
             Some(key) if !key.expose().is_empty() => Encryption::CustomerKey(key),
             _ => Encryption::None,
@@ -314,21 +287,16 @@ pub(crate) fn build(v: &Values, p: &mut Problems) -> Option<S3SinkConfig> {
     };
     let decimal = |name: &str| {
         v.string(name).map(|d| {
-            if d.eq_ignore_ascii_case("NUMERIC") {
-                DecimalFormat::Numeric
-            } else {
-                DecimalFormat::Base64
-            }
+            if d.eq_ignore_ascii_case("NUMERIC") { DecimalFormat::Numeric } else { DecimalFormat::Base64 }
         })
     };
     let schema_compatibility =
-        v.string("schema.compatibility")
-            .map(|s| match s.to_ascii_uppercase().as_str() {
-                "BACKWARD" => SchemaCompatibility::Backward,
-                "FORWARD" => SchemaCompatibility::Forward,
-                "FULL" => SchemaCompatibility::Full,
-                _ => SchemaCompatibility::None,
-            });
+        v.string("schema.compatibility").map(|s| match s.to_ascii_uppercase().as_str() {
+            "BACKWARD" => SchemaCompatibility::Backward,
+            "FORWARD" => SchemaCompatibility::Forward,
+            "FULL" => SchemaCompatibility::Full,
+            _ => SchemaCompatibility::None,
+        });
     let unsigned = |name: &str| v.number(name).and_then(|n| u32::try_from(n).ok());
     Some(S3SinkConfig {
         topics: topics?,
@@ -366,27 +334,18 @@ pub(crate) fn build(v: &Values, p: &mut Problems) -> Option<S3SinkConfig> {
 fn topics(v: &Values, p: &mut Problems) -> Option<TopicSelection> {
     match (v.given("topics"), v.given("topics.regex")) {
         (true, true) => {
-            p.key(
-                "topics.regex",
-                "cannot be used together with topics: give one of them",
-            );
+            p.key("topics.regex", "cannot be used together with topics: give one of them");
             None
         }
         (false, false) => {
-            p.key(
-                "topics",
-                "missing: a sink needs topics (a list) or topics.regex",
-            );
+            p.key("topics", "missing: a sink needs topics (a list) or topics.regex");
             None
         }
         (true, false) => Some(TopicSelection::List(v.list("topics")?)),
         (false, true) => {
             let regex = v.string("topics.regex")?;
             if let Err(e) = regex::Regex::new(&regex) {
-                p.key(
-                    "topics.regex",
-                    format!("is not a valid regular expression: {e}"),
-                );
+                p.key("topics.regex", format!("is not a valid regular expression: {e}"));
                 return None;
             }
             Some(TopicSelection::Regex(regex))
@@ -398,14 +357,14 @@ fn format(v: &Values, p: &mut Problems) -> Option<Format> {
     let class = format_of(&v.string("format.class")?);
     let gzip = v.string("s3.compression.type").map(|c| c == "gzip");
     if class == keys::AVRO_FORMAT {
-        p.key("format.class", "Hydrate writes JsonFormat, ParquetFormat and ByteArrayFormat; AvroFormat is not supported");
+        p.key(
+            "format.class",
+            "Hydrate writes JsonFormat, ParquetFormat and ByteArrayFormat; AvroFormat is not supported",
+        );
         return None;
     }
     if class != keys::PARQUET_FORMAT && v.given("parquet.codec") {
-        p.key(
-            "parquet.codec",
-            "applies to ParquetFormat only; use s3.compression.type for JSON and bytes",
-        );
+        p.key("parquet.codec", "applies to ParquetFormat only; use s3.compression.type for JSON and bytes");
     }
     if class == keys::PARQUET_FORMAT && gzip == Some(true) {
         p.key(
@@ -413,9 +372,7 @@ fn format(v: &Values, p: &mut Problems) -> Option<Format> {
             "gzip applies to JsonFormat and ByteArrayFormat; compress Parquet with parquet.codec",
         );
     }
-    let level = v
-        .number("s3.compression.level")
-        .map(|l| GzipLevel(u32::try_from(l).ok()));
+    let level = v.number("s3.compression.level").map(|l| GzipLevel(u32::try_from(l).ok()));
     let gzip = if gzip? { Some(level?) } else { None };
     Some(match class {
         keys::PARQUET_FORMAT => Format::Parquet {
@@ -447,24 +404,15 @@ fn partitioner(v: &Values, p: &mut Problems) -> Option<Partitioner> {
     match short.as_str() {
         "FieldPartitioner" => {
             let fields = v.list("partition.field.name");
-            require(
-                "partition.field.name",
-                fields.as_ref().is_none_or(|f| !f.is_empty()),
-            );
-            Some(Partitioner::Field {
-                fields: fields.filter(|f| !f.is_empty())?,
-            })
+            require("partition.field.name", fields.as_ref().is_none_or(|f| !f.is_empty()));
+            Some(Partitioner::Field { fields: fields.filter(|f| !f.is_empty())? })
         }
         "TimeBasedPartitioner" | "DailyPartitioner" | "HourlyPartitioner" => {
             let (path_format, duration) = match short.as_str() {
-                "DailyPartitioner" => (
-                    Some("'year'=YYYY/'month'=MM/'day'=dd".to_owned()),
-                    Some(86_400_000),
-                ),
-                "HourlyPartitioner" => (
-                    Some("'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH".to_owned()),
-                    Some(3_600_000),
-                ),
+                "DailyPartitioner" => (Some("'year'=YYYY/'month'=MM/'day'=dd".to_owned()), Some(86_400_000)),
+                "HourlyPartitioner" => {
+                    (Some("'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH".to_owned()), Some(3_600_000))
+                }
                 _ => {
                     let path_format = v.non_empty("path.format");
                     require("path.format", path_format.is_some());
@@ -482,10 +430,7 @@ fn partitioner(v: &Values, p: &mut Problems) -> Option<Partitioner> {
                 "RecordField" => {
                     let field = v.non_empty("timestamp.field");
                     if field.is_none() && !v.opaque("timestamp.field") {
-                        p.key(
-                            "timestamp.field",
-                            "is required with the RecordField timestamp extractor",
-                        );
+                        p.key("timestamp.field", "is required with the RecordField timestamp extractor");
                     }
                     TimestampSource::RecordField(field?)
                 }

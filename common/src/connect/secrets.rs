@@ -51,11 +51,8 @@ pub fn is_secret_key(plugin: Option<&PluginDef>, key: &str) -> bool {
         || lower.ends_with("password")
         || lower.ends_with("secret")
         || lower.ends_with("basic.auth.user.info");
-    let by_type = |p: &PluginDef| {
-        p.config_keys()
-            .iter()
-            .any(|k| k.name == key && k.ty == ConfigType::Password)
-    };
+    let by_type =
+        |p: &PluginDef| p.config_keys().iter().any(|k| k.name == key && k.ty == ConfigType::Password);
     by_name || plugin.is_some_and(by_type)
 }
 
@@ -67,10 +64,7 @@ pub fn redact(config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let plugin = config
         .get("connector.class")
         .and_then(|class| plugins::find(class.trim(), &[PluginKind::Source, PluginKind::Sink]));
-    config
-        .iter()
-        .map(|(key, value)| (key.clone(), redact_value(plugin, key, value)))
-        .collect()
+    config.iter().map(|(key, value)| (key.clone(), redact_value(plugin, key, value))).collect()
 }
 
 /// One value as `redact` shows it.
@@ -90,9 +84,7 @@ fn mask_url_password(value: &str) -> Option<String> {
     let mut out = value.to_owned();
     let mut changed = false;
     if let Some(start) = out.find("://").map(|i| i + 3) {
-        let authority_end = out[start..]
-            .find(['/', '?', '#'])
-            .map_or(out.len(), |i| start + i);
+        let authority_end = out[start..].find(['/', '?', '#']).map_or(out.len(), |i| start + i);
         if let Some(at) = out[start..authority_end].rfind('@').map(|i| start + i)
             && let Some(colon) = out[start..at].find(':').map(|i| start + i)
         {
@@ -105,9 +97,7 @@ fn mask_url_password(value: &str) -> Option<String> {
         while let Some(found) = out[from..].find(param).map(|i| from + i) {
             let boundary = found == 0 || matches!(out.as_bytes()[found - 1], b'?' | b'&' | b';');
             let value_start = found + param.len();
-            let value_end = out[value_start..]
-                .find(['&', ';', '#'])
-                .map_or(out.len(), |i| value_start + i);
+            let value_end = out[value_start..].find(['&', ';', '#']).map_or(out.len(), |i| value_start + i);
             if boundary && !is_pure_reference(&out[value_start..value_end]) {
                 out.replace_range(value_start..value_end, HIDDEN);
                 changed = true;
@@ -156,11 +146,7 @@ pub fn find_references(value: &str) -> Vec<(std::ops::Range<usize>, Reference)> 
             };
             found.push((
                 start..end + 1,
-                Reference {
-                    provider: provider.to_owned(),
-                    path,
-                    key: key.to_owned(),
-                },
+                Reference { provider: provider.to_owned(), path, key: key.to_owned() },
             ));
         }
         from = end + 1;
@@ -178,16 +164,14 @@ pub fn is_pure_reference(value: &str) -> bool {
 pub(crate) fn check_reference(reference: &Reference) -> Result<(), String> {
     match (reference.provider.as_str(), &reference.path) {
         ("env", None) if !reference.key.is_empty() => Ok(()),
-        ("env", _) => Err(format!(
-            "{reference}: env references take a variable name only, as ${{env:NAME}}"
-        )),
+        ("env", _) => Err(format!("{reference}: env references take a variable name only, as ${{env:NAME}}")),
         ("file", Some(path)) if !path.is_empty() && !reference.key.is_empty() => Ok(()),
-        ("file", _) => Err(format!(
-            "{reference}: file references need a path and a key, as ${{file:/path:key}}"
-        )),
-        (other, _) => Err(format!(
-            "{reference}: unknown config provider '{other}' (Hydrate has env and file)"
-        )),
+        ("file", _) => {
+            Err(format!("{reference}: file references need a path and a key, as ${{file:/path:key}}"))
+        }
+        (other, _) => {
+            Err(format!("{reference}: unknown config provider '{other}' (Hydrate has env and file)"))
+        }
     }
 }
 
@@ -275,10 +259,8 @@ pub fn resolve_references(
         let mut out = String::with_capacity(value.len());
         let mut last = 0;
         for (range, reference) in find_references(value) {
-            check_reference(&reference).map_err(|reason| ResolveError::Invalid {
-                key: key.clone(),
-                reason,
-            })?;
+            check_reference(&reference)
+                .map_err(|reason| ResolveError::Invalid { key: key.clone(), reason })?;
             out.push_str(&value[last..range.start]);
             out.push_str(&lookup(key, &reference, resolver, &mut files)?);
             last = range.end;
@@ -296,35 +278,29 @@ fn lookup(
     files: &mut BTreeMap<String, BTreeMap<String, String>>,
 ) -> Result<String, ResolveError> {
     let Some(path) = &reference.path else {
-        return resolver
-            .env(&reference.key)
-            .ok_or_else(|| ResolveError::MissingEnv {
-                key: key.to_owned(),
-                reference: reference.to_string(),
-                name: reference.key.clone(),
-            });
+        return resolver.env(&reference.key).ok_or_else(|| ResolveError::MissingEnv {
+            key: key.to_owned(),
+            reference: reference.to_string(),
+            name: reference.key.clone(),
+        });
     };
     if !files.contains_key(path) {
-        let text = resolver
-            .read_file(Path::new(path))
-            .map_err(|source| ResolveError::File {
-                key: key.to_owned(),
-                reference: reference.to_string(),
-                path: path.clone(),
-                source,
-            })?;
+        let text = resolver.read_file(Path::new(path)).map_err(|source| ResolveError::File {
+            key: key.to_owned(),
+            reference: reference.to_string(),
+            path: path.clone(),
+            source,
+        })?;
         files.insert(path.clone(), parse_properties(&text));
     }
-    files
-        .get(path)
-        .and_then(|props| props.get(&reference.key))
-        .cloned()
-        .ok_or_else(|| ResolveError::MissingFileKey {
+    files.get(path).and_then(|props| props.get(&reference.key)).cloned().ok_or_else(|| {
+        ResolveError::MissingFileKey {
             key: key.to_owned(),
             reference: reference.to_string(),
             path: path.clone(),
             file_key: reference.key.clone(),
-        })
+        }
+    })
 }
 
 /// Parses a Java `.properties` file: `#`/`!` comments, `=`, `:` or blank as
@@ -334,8 +310,7 @@ pub(crate) fn parse_properties(text: &str) -> BTreeMap<String, String> {
     let mut logical = String::new();
     for line in text.lines() {
         let line = line.trim_start();
-        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
-        {
+        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
             continue;
         }
         // An odd number of trailing backslashes continues the line.
@@ -420,19 +395,13 @@ mod tests {
                 Some("/etc/hydrate/db.properties") => {
                     Ok("# db\npassword = from-file\nuser:hydrate\nlong=a\\\n  b\n".into())
                 }
-                _ => Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such file",
-                )),
+                _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")),
             }
         }
     }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -459,39 +428,24 @@ mod tests {
     #[test]
     fn redacts_secrets_but_shows_references() {
         let config = map(&[
-            (
-                "connector.class",
-                "io.confluent.connect.jdbc.JdbcSourceConnector",
-            ),
+            ("connector.class", "io.confluent.connect.jdbc.JdbcSourceConnector"),
             ("connection.password", "hydrate-secret"),
-            (
-                "connection.url",
-                "postgres://u:hydrate-secret@h/db?sslmode=require&password=hydrate-secret",
-            ),
+            ("connection.url", "postgres://u:hydrate-secret@h/db?sslmode=require&password=hydrate-secret"),
             ("connection.user", "hydrate"),
         ]);
         let out = redact(&config);
         assert_eq!(out["connection.password"], "[hidden]");
-        assert_eq!(
-            out["connection.url"],
-            "postgres://u:[hidden]@h/db?sslmode=require&password=[hidden]"
-        );
+        assert_eq!(out["connection.url"], "postgres://u:[hidden]@h/db?sslmode=require&password=[hidden]");
         assert_eq!(out["connection.user"], "hydrate");
         let refs = map(&[
             ("connector.class", "JdbcSourceConnector"),
             ("connection.password", "${env:PG_PASSWORD}"),
-            (
-                "other.password",
-                "${file:/etc/hydrate/db.properties:password}",
-            ),
+            ("other.password", "${file:/etc/hydrate/db.properties:password}"),
             ("mixed.password", "x${env:PG_PASSWORD}"),
         ]);
         let out = redact(&refs);
         assert_eq!(out["connection.password"], "${env:PG_PASSWORD}");
-        assert_eq!(
-            out["other.password"],
-            "${file:/etc/hydrate/db.properties:password}"
-        );
+        assert_eq!(out["other.password"], "${file:/etc/hydrate/db.properties:password}");
         assert_eq!(out["mixed.password"], "[hidden]");
     }
 
@@ -499,14 +453,7 @@ mod tests {
     fn parses_references_like_kafka() {
         let refs = find_references("a${env:X}b${file:/p/q.properties:k}${topic}");
         assert_eq!(refs.len(), 2);
-        assert_eq!(
-            refs[0].1,
-            Reference {
-                provider: "env".into(),
-                path: None,
-                key: "X".into()
-            }
-        );
+        assert_eq!(refs[0].1, Reference { provider: "env".into(), path: None, key: "X".into() });
         assert_eq!(refs[1].1.path.as_deref(), Some("/p/q.properties"));
         assert_eq!(refs[1].1.to_string(), "${file:/p/q.properties:k}");
         assert!(is_pure_reference(" ${env:X} "));
@@ -520,10 +467,7 @@ mod tests {
         let config = map(&[
             ("connection.password", "${env:PG_PASSWORD}"),
             ("a", "${file:/etc/hydrate/db.properties:password}"),
-            (
-                "b",
-                "u=${file:/etc/hydrate/db.properties:user};l=${file:/etc/hydrate/db.properties:long}",
-            ),
+            ("b", "u=${file:/etc/hydrate/db.properties:user};l=${file:/etc/hydrate/db.properties:long}"),
             ("c", "${topic}"),
         ]);
         let out = resolve_references(&config, &Fake).unwrap();
@@ -536,28 +480,15 @@ mod tests {
     #[test]
     fn resolution_errors_name_key_and_reference() {
         let err = resolve_references(&map(&[("k.password", "${env:NOPE}")]), &Fake).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "k.password: ${env:NOPE}: environment variable NOPE is not set"
-        );
+        assert_eq!(err.to_string(), "k.password: ${env:NOPE}: environment variable NOPE is not set");
         let err = resolve_references(&map(&[("k", "${file:/nope:x}")]), &Fake).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("k: ${file:/nope:x}: cannot read /nope"),
-            "{err}"
-        );
-        let err = resolve_references(
-            &map(&[("k", "${file:/etc/hydrate/db.properties:x}")]),
-            &Fake,
-        )
-        .unwrap_err();
+        assert!(err.to_string().starts_with("k: ${file:/nope:x}: cannot read /nope"), "{err}");
+        let err =
+            resolve_references(&map(&[("k", "${file:/etc/hydrate/db.properties:x}")]), &Fake).unwrap_err();
         assert!(err.to_string().contains("has no key 'x'"), "{err}");
         assert!(!err.to_string().contains("from-file"));
         let err = resolve_references(&map(&[("k", "${vault:a:b}")]), &Fake).unwrap_err();
-        assert!(
-            err.to_string().contains("unknown config provider 'vault'"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("unknown config provider 'vault'"), "{err}");
     }
 
     #[test]

@@ -126,15 +126,9 @@ pub(crate) fn build(
     p: &mut Problems,
 ) -> Option<ConnectorSpec> {
     let (kind, connector) = if plugin.class_name == jdbc_keys::CLASS {
-        (
-            ConnectorKind::Source,
-            jdbc_source::build(v, p).map(ConnectorConfig::JdbcSource),
-        )
+        (ConnectorKind::Source, jdbc_source::build(v, p).map(ConnectorConfig::JdbcSource))
     } else {
-        (
-            ConnectorKind::Sink,
-            s3_sink::build(v, p).map(ConnectorConfig::S3Sink),
-        )
+        (ConnectorKind::Sink, s3_sink::build(v, p).map(ConnectorConfig::S3Sink))
     };
     let errors = error_handling(kind, v);
     Some(ConnectorSpec {
@@ -158,10 +152,7 @@ fn converter(v: &Values, key: &str, sub: &Values) -> Option<ConverterSettings> {
         None if v.opaque(key) => None,
         _ => Some(ConverterSettings::Json {
             schemas_enable: sub.flag("schemas.enable")?,
-            decimal_format: if sub
-                .string("decimal.format")?
-                .eq_ignore_ascii_case("NUMERIC")
-            {
+            decimal_format: if sub.string("decimal.format")?.eq_ignore_ascii_case("NUMERIC") {
                 DecimalFormat::Numeric
             } else {
                 DecimalFormat::Base64

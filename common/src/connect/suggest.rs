@@ -2,10 +2,7 @@
 
 /// `"; did you mean `x`?"` for the candidate closest to `word`, or an empty
 /// string when none is close enough to be a plausible typo.
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> String {
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     // Allow about one edit per three characters, at least two.
     let limit = (word.chars().count() / 3).max(2);
     candidates
@@ -49,14 +46,8 @@ mod tests {
     #[test]
     fn suggests_close_keys_only() {
         let keys = ["poll.interval.ms", "batch.max.rows", "mode"];
-        assert_eq!(
-            did_you_mean("poll.interval.msec", keys),
-            "; did you mean `poll.interval.ms`?"
-        );
-        assert_eq!(
-            did_you_mean("batch.max.row", keys),
-            "; did you mean `batch.max.rows`?"
-        );
+        assert_eq!(did_you_mean("poll.interval.msec", keys), "; did you mean `poll.interval.ms`?");
+        assert_eq!(did_you_mean("batch.max.row", keys), "; did you mean `batch.max.rows`?");
         assert_eq!(did_you_mean("completely.different", keys), "");
     }
 }

@@ -27,16 +27,10 @@ pub struct FieldSpec {
 impl FieldSpec {
     fn parse(text: &str) -> Self {
         if let Some(name) = text.strip_suffix('!') {
-            Self {
-                name: name.to_owned(),
-                optional: false,
-            }
+            Self { name: name.to_owned(), optional: false }
         } else {
             let name = text.strip_suffix('?').unwrap_or(text);
-            Self {
-                name: name.to_owned(),
-                optional: true,
-            }
+            Self { name: name.to_owned(), optional: true }
         }
     }
 }
@@ -138,17 +132,9 @@ pub enum UnixPrecision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transform {
     /// Sets the key to a struct (or map) of these value fields.
-    ValueToKey {
-        fields: Vec<String>,
-        replace_null_with_default: bool,
-    },
+    ValueToKey { fields: Vec<String>, replace_null_with_default: bool },
     /// Replaces the key or value with one of its fields.
-    ExtractField {
-        side: Side,
-        field: String,
-        nested: bool,
-        replace_null_with_default: bool,
-    },
+    ExtractField { side: Side, field: String, nested: bool, replace_null_with_default: bool },
     /// Adds metadata or a static value.
     InsertField {
         side: Side,
@@ -177,11 +163,7 @@ pub enum Transform {
         replace_null_with_default: bool,
     },
     /// Casts fields or the whole data.
-    Cast {
-        side: Side,
-        spec: CastSpec,
-        replace_null_with_default: bool,
-    },
+    Cast { side: Side, spec: CastSpec, replace_null_with_default: bool },
     /// Converts timestamps.
     TimestampConverter {
         side: Side,
@@ -246,18 +228,13 @@ pub(crate) fn build_transform(
     p: &mut Problems,
 ) -> Option<Transform> {
     let short = plugin.short_name();
-    let side = if short.ends_with("$Key") {
-        Side::Key
-    } else {
-        Side::Value
-    };
+    let side = if short.ends_with("$Key") { Side::Key } else { Side::Value };
     let rnwd = || v.flag("replace.null.with.default");
     let base = short.split('$').next().unwrap_or(short);
     Some(match base {
-        "ValueToKey" => Transform::ValueToKey {
-            fields: v.list("fields")?,
-            replace_null_with_default: rnwd()?,
-        },
+        "ValueToKey" => {
+            Transform::ValueToKey { fields: v.list("fields")?, replace_null_with_default: rnwd()? }
+        }
         "ExtractField" => Transform::ExtractField {
             side,
             field: v.string("field")?,
@@ -268,10 +245,7 @@ pub(crate) fn build_transform(
         "ReplaceField" => {
             let mut list = |new: &str, old: &str| {
                 if v.given(new) && v.given(old) {
-                    p.key(
-                        v.key(old),
-                        format!("is the deprecated name of {new}; give only one of them"),
-                    );
+                    p.key(v.key(old), format!("is the deprecated name of {new}; give only one of them"));
                 }
                 let mut items = v.list(new)?;
                 items.extend(v.list(old)?);
@@ -334,25 +308,15 @@ pub(crate) fn build_transform(
                 replace_null_with_default: rnwd()?,
             }
         }
-        "RegexRouter" => Transform::RegexRouter {
-            regex: v.string("regex")?,
-            replacement: v.string("replacement")?,
-        },
-        "Flatten" => Transform::Flatten {
-            side,
-            delimiter: v.string("delimiter")?,
-        },
-        "HoistField" => Transform::HoistField {
-            side,
-            field: v.string("field")?,
-        },
+        "RegexRouter" => {
+            Transform::RegexRouter { regex: v.string("regex")?, replacement: v.string("replacement")? }
+        }
+        "Flatten" => Transform::Flatten { side, delimiter: v.string("delimiter")? },
+        "HoistField" => Transform::HoistField { side, field: v.string("field")? },
         "Filter" => Transform::Filter,
         // Every transformation plugin is matched above; a new one must be too.
         _ => {
-            p.key(
-                format!("transforms.{alias}.type"),
-                format!("{short} is defined but not implemented"),
-            );
+            p.key(format!("transforms.{alias}.type"), format!("{short} is defined but not implemented"));
             return None;
         }
     })
@@ -365,33 +329,23 @@ fn build_insert_field(
     v: &Values,
     p: &mut Problems,
 ) -> Option<Transform> {
-    const FIELDS: [&str; 5] = [
-        "topic.field",
-        "partition.field",
-        "offset.field",
-        "timestamp.field",
-        "static.field",
-    ];
+    const FIELDS: [&str; 5] =
+        ["topic.field", "partition.field", "offset.field", "timestamp.field", "static.field"];
     let field = |name: &str| v.non_empty(name).map(|f| FieldSpec::parse(&f));
     if !FIELDS.iter().any(|f| v.given(f)) {
         p.key(
             format!("transforms.{alias}"),
-            format!(
-                "transform {alias} ({short}) inserts nothing: it needs one of {}",
-                FIELDS.join(", ")
-            ),
+            format!("transform {alias} ({short}) inserts nothing: it needs one of {}", FIELDS.join(", ")),
         );
         return None;
     }
     match (v.given("static.field"), v.given("static.value")) {
-        (true, false) => p.key(
-            v.key("static.value"),
-            format!("transform {alias}: static.field needs static.value"),
-        ),
-        (false, true) => p.key(
-            v.key("static.field"),
-            format!("transform {alias}: static.value needs static.field"),
-        ),
+        (true, false) => {
+            p.key(v.key("static.value"), format!("transform {alias}: static.field needs static.value"))
+        }
+        (false, true) => {
+            p.key(v.key("static.field"), format!("transform {alias}: static.value needs static.field"))
+        }
         _ => {}
     }
     let static_field = match (field("static.field"), v.string("static.value")) {
@@ -413,12 +367,8 @@ fn build_insert_field(
 /// Builds one predicate from its alias's values.
 pub(crate) fn build_predicate(plugin: &PluginDef, v: &Values) -> Option<Predicate> {
     Some(match plugin.short_name() {
-        "TopicNameMatches" => Predicate::TopicNameMatches {
-            pattern: v.string("pattern")?,
-        },
-        "HasHeaderKey" => Predicate::HasHeaderKey {
-            name: v.string("name")?,
-        },
+        "TopicNameMatches" => Predicate::TopicNameMatches { pattern: v.string("pattern")? },
+        "HasHeaderKey" => Predicate::HasHeaderKey { name: v.string("name")? },
         _ => Predicate::RecordIsTombstone,
     })
 }
@@ -429,41 +379,18 @@ mod tests {
 
     #[test]
     fn field_specs() {
-        assert_eq!(
-            FieldSpec::parse("a!"),
-            FieldSpec {
-                name: "a".into(),
-                optional: false
-            }
-        );
-        assert_eq!(
-            FieldSpec::parse("a?"),
-            FieldSpec {
-                name: "a".into(),
-                optional: true
-            }
-        );
-        assert_eq!(
-            FieldSpec::parse("a"),
-            FieldSpec {
-                name: "a".into(),
-                optional: true
-            }
-        );
+        assert_eq!(FieldSpec::parse("a!"), FieldSpec { name: "a".into(), optional: false });
+        assert_eq!(FieldSpec::parse("a?"), FieldSpec { name: "a".into(), optional: true });
+        assert_eq!(FieldSpec::parse("a"), FieldSpec { name: "a".into(), optional: true });
     }
 
     #[test]
     fn cast_specs() {
-        let s = |items: &[&str]| {
-            parse_cast_spec(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        };
+        let s = |items: &[&str]| parse_cast_spec(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(s(&["int32"]), Ok(CastSpec::Whole(CastType::Int32)));
         assert_eq!(
             s(&["a:int64", "b:STRING"]),
-            Ok(CastSpec::Fields(vec![
-                ("a".into(), CastType::Int64),
-                ("b".into(), CastType::String)
-            ]))
+            Ok(CastSpec::Fields(vec![("a".into(), CastType::Int64), ("b".into(), CastType::String)]))
         );
         assert!(s(&["a:decimal"]).unwrap_err().contains("'decimal'"));
         assert!(s(&["int32", "b"]).unwrap_err().contains("field:type"));

@@ -57,11 +57,7 @@ impl Validation {
 
     /// Keys given that are accepted but ignored.
     pub fn ignored_keys(&self) -> Vec<String> {
-        self.configs
-            .iter()
-            .filter(|c| c.ignored && c.value.is_some())
-            .map(|c| c.name.clone())
-            .collect()
+        self.configs.iter().filter(|c| c.ignored && c.value.is_some()).map(|c| c.name.clone()).collect()
     }
 
     /// Every problem as a `<key>: <reason>` line (global ones as they are).
@@ -102,25 +98,17 @@ pub(crate) fn analyze(config: &BTreeMap<String, String>) -> (Validation, Option<
     let mut problems = Problems::default();
     let mut described = Described::new();
     let connectors = [PluginKind::Source, PluginKind::Sink];
-    let class_name = config
-        .get("connector.class")
-        .map(|c| c.trim().to_owned())
-        .unwrap_or_default();
+    let class_name = config.get("connector.class").map(|c| c.trim().to_owned()).unwrap_or_default();
     let plugin = plugins::find(&class_name, &connectors);
     let is_secret = |key: &str| secrets::is_secret_key(plugin, key);
 
-    let defs = plugin.map_or_else(
-        || common::CONNECTOR_KEYS.iter().collect(),
-        |p| p.config_keys(),
-    );
+    let defs = plugin.map_or_else(|| common::CONNECTOR_KEYS.iter().collect(), |p| p.config_keys());
     let values = Values::parse(config, "", defs, &is_secret, &mut problems);
     let supported = plugins::class_names(&connectors);
     if class_name.is_empty() {
         problems.keys.insert(
             "connector.class".into(),
-            vec![format!(
-                "missing required key; Hydrate supports: {supported}"
-            )],
+            vec![format!("missing required key; Hydrate supports: {supported}")],
         );
     } else if plugin.is_none() {
         problems.key(
@@ -163,14 +151,9 @@ pub(crate) fn analyze(config: &BTreeMap<String, String>) -> (Validation, Option<
         converters.push(sub);
     }
 
-    let undescribed: Vec<&String> = config
-        .keys()
-        .filter(|k| !described.contains_key(*k))
-        .collect();
+    let undescribed: Vec<&String> = config.keys().filter(|k| !described.contains_key(*k)).collect();
     for key in undescribed {
-        let ignored_prefix = common::IGNORED_PREFIXES
-            .iter()
-            .any(|(prefix, _)| key.starts_with(prefix))
+        let ignored_prefix = common::IGNORED_PREFIXES.iter().any(|(prefix, _)| key.starts_with(prefix))
             || key.starts_with("header.converter.")
             || (plugin.is_some_and(|p| p.kind == PluginKind::Source)
                 && key.starts_with(common::TOPIC_CREATION_PREFIX));
@@ -190,22 +173,13 @@ pub(crate) fn analyze(config: &BTreeMap<String, String>) -> (Validation, Option<
         .map(|(key, _)| key.clone())
         .collect();
     let spec = plugin.and_then(|plugin| {
-        spec::build(
-            plugin,
-            &values,
-            [&converters[0], &converters[1]],
-            chain,
-            ignored_keys,
-            &mut problems,
-        )
+        spec::build(plugin, &values, [&converters[0], &converters[1]], chain, ignored_keys, &mut problems)
     });
 
     let mut configs: Vec<ConfigValueReport> = described
         .into_iter()
         .map(|(name, (definition, ignored))| ConfigValueReport {
-            value: config
-                .get(&name)
-                .map(|v| secrets::redact_value(plugin, &name, v)),
+            value: config.get(&name).map(|v| secrets::redact_value(plugin, &name, v)),
             errors: problems.keys.remove(&name).unwrap_or_default(),
             ignored,
             definition,
@@ -213,35 +187,21 @@ pub(crate) fn analyze(config: &BTreeMap<String, String>) -> (Validation, Option<
         })
         .collect();
     // Problems of pseudo-keys such as `transforms.<alias>`.
-    configs.extend(
-        problems
-            .keys
-            .into_iter()
-            .map(|(name, errors)| ConfigValueReport {
-                name,
-                value: None,
-                errors,
-                ignored: false,
-                definition: None,
-            }),
-    );
+    configs.extend(problems.keys.into_iter().map(|(name, errors)| ConfigValueReport {
+        name,
+        value: None,
+        errors,
+        ignored: false,
+        definition: None,
+    }));
     configs.sort_by(|a, b| a.name.cmp(&b.name));
-    let validation = Validation {
-        class_name,
-        plugin,
-        configs,
-        errors: problems.global,
-    };
+    let validation = Validation { class_name, plugin, configs, errors: problems.global };
     let spec = spec.filter(|_| validation.is_valid());
     (validation, spec)
 }
 
 /// Why a key is unknown, with the likeliest intended key.
-fn unknown_key_message(
-    plugin: Option<&PluginDef>,
-    key: &str,
-    defs: &[&'static ConfigKeyDef],
-) -> String {
+fn unknown_key_message(plugin: Option<&PluginDef>, key: &str, defs: &[&'static ConfigKeyDef]) -> String {
     let this = plugin.map_or("this connector", |p| p.short_name());
     // A key of the other connector, or of the other kind, is a likely mix-up.
     let elsewhere = plugins::plugins()
@@ -250,13 +210,7 @@ fn unknown_key_message(
         .filter(|p| Some(p.class_name) != plugin.map(|q| q.class_name))
         .find(|p| p.config_keys().iter().any(|d| d.name == key));
     if let Some(other) = elsewhere {
-        return format!(
-            "unknown key: it belongs to {}, not {this}",
-            other.short_name()
-        );
+        return format!("unknown key: it belongs to {}, not {this}", other.short_name());
     }
-    format!(
-        "unknown key for {this}{}",
-        did_you_mean(key, defs.iter().map(|d| d.name))
-    )
+    format!("unknown key for {this}{}", did_you_mean(key, defs.iter().map(|d| d.name)))
 }

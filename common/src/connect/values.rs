@@ -85,13 +85,7 @@ impl<'a> Values<'a> {
                 }
             }
         }
-        Self {
-            raw,
-            prefix: prefix.to_owned(),
-            defs,
-            parsed,
-            opaque,
-        }
+        Self { raw, prefix: prefix.to_owned(), defs, parsed, opaque }
     }
 
     /// The full key of `name`.
@@ -106,9 +100,7 @@ impl<'a> Values<'a> {
 
     /// True when the key is given with a non-blank value.
     pub fn given(&self, name: &str) -> bool {
-        self.raw
-            .get(&self.key(name))
-            .is_some_and(|v| !v.trim().is_empty())
+        self.raw.get(&self.key(name)).is_some_and(|v| !v.trim().is_empty())
     }
 
     /// True when the key is given but its value is unusable here (invalid,
@@ -119,10 +111,7 @@ impl<'a> Values<'a> {
 
     /// The value given, or the default; `None` when neither is usable.
     pub fn value(&self, name: &str) -> Option<&Value> {
-        debug_assert!(
-            self.defs.iter().any(|d| d.name == name),
-            "undefined key {name}"
-        );
+        debug_assert!(self.defs.iter().any(|d| d.name == name), "undefined key {name}");
         self.parsed.get(name)
     }
 

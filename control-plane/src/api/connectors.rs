@@ -29,10 +29,7 @@ pub struct Connectors {
 impl Connectors {
     /// A service reading and writing `store`.
     pub fn new(store: Store) -> Connectors {
-        Connectors {
-            status: StatusReader::new(store.clone()),
-            store,
-        }
+        Connectors { status: StatusReader::new(store.clone()), store }
     }
 }
 
@@ -42,29 +39,20 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 /// The configuration map of a request, from its entries or its JSON text.
-fn config_of(
-    name: Option<&str>,
-    config: Option<v1::ConnectorConfig>,
-) -> Result<BTreeMap<String, String>> {
+fn config_of(name: Option<&str>, config: Option<v1::ConnectorConfig>) -> Result<BTreeMap<String, String>> {
     let source = config
         .and_then(|c| c.source)
         .ok_or_else(|| Error::invalid("config", "must be given, as entries or as json"))?;
     let map = match source {
         v1::connector_config::Source::Entries(entries) => {
             if entries.values.len() > MAX_CONFIG_KEYS {
-                return Err(Error::invalid(
-                    "config.entries",
-                    format!("more than {MAX_CONFIG_KEYS} keys"),
-                ));
+                return Err(Error::invalid("config.entries", format!("more than {MAX_CONFIG_KEYS} keys")));
             }
             entries.values.into_iter().collect()
         }
         v1::connector_config::Source::Json(text) => {
             if text.len() > MAX_CONFIG_BYTES {
-                return Err(Error::invalid(
-                    "config.json",
-                    format!("larger than {MAX_CONFIG_BYTES} bytes"),
-                ));
+                return Err(Error::invalid("config.json", format!("larger than {MAX_CONFIG_BYTES} bytes")));
             }
             let input = connect::parse_connector_json(&text)
                 .map_err(|e| Error::invalid("config.json", e.to_string()))?;
@@ -111,11 +99,7 @@ pub fn definition_to_proto(def: &ConfigKeyDef, name: &str) -> v1::ConfigKeyDefin
         importance: def.importance.as_str().to_owned(),
         documentation: def.doc.to_owned(),
         group: def.group.to_owned(),
-        allowed_values: def
-            .allowed_values()
-            .iter()
-            .map(|v| (*v).to_owned())
-            .collect(),
+        allowed_values: def.allowed_values().iter().map(|v| (*v).to_owned()).collect(),
     }
 }
 
@@ -131,9 +115,7 @@ fn validation_to_proto(validation: &Validation) -> v1::ValidateConnectorConfigRe
                 value: report.value.clone().unwrap_or_default(),
                 errors: report.errors.clone(),
                 ignored: report.ignored,
-                definition: report
-                    .definition
-                    .map(|d| definition_to_proto(d, &report.name)),
+                definition: report.definition.map(|d| definition_to_proto(d, &report.name)),
             })
             .collect(),
         errors: validation.errors.clone(),
@@ -152,10 +134,7 @@ impl Connectors {
             tasks: tasks
                 .tasks
                 .iter()
-                .map(|t| v1::TaskId {
-                    connector: name.to_owned(),
-                    task: t.task,
-                })
+                .map(|t| v1::TaskId { connector: name.to_owned(), task: t.task })
                 .collect(),
             revision: spec.revision,
             target_state: target.to_proto() as i32,
@@ -170,8 +149,7 @@ impl Connectors {
     }
 }
 
-type WatchStream =
-    Pin<Box<dyn Stream<Item = Result<v1::WatchConnectorStatusResponse, Status>> + Send>>;
+type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::WatchConnectorStatusResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl ConnectorService for Connectors {
@@ -187,10 +165,7 @@ impl ConnectorService for Connectors {
         if !validation.is_valid() {
             return Err(Error::InvalidConfig(validation.to_string()).into());
         }
-        let spec = StoredSpec {
-            kind: kind_of(&validation)?,
-            config,
-        };
+        let spec = StoredSpec { kind: kind_of(&validation)?, config };
         let expect = match (req.create_only, req.expected_revision) {
             (true, _) => Expect::Absent,
             (false, 0) => Expect::Current,
@@ -219,9 +194,7 @@ impl ConnectorService for Connectors {
         require(&request, Role::Viewer)?;
         let name = request.into_inner().name;
         check_name(&name)?;
-        Ok(Response::new(v1::GetConnectorResponse {
-            connector: Some(self.info(&name).await?),
-        }))
+        Ok(Response::new(v1::GetConnectorResponse { connector: Some(self.info(&name).await?) }))
     }
 
     async fn list_connectors(
@@ -232,16 +205,8 @@ impl ConnectorService for Connectors {
         let req = request.into_inner();
         let mut connectors = Vec::new();
         for (name, _) in self.store.list_specs().await? {
-            let info = if req.include_info {
-                Some(self.info(&name).await?)
-            } else {
-                None
-            };
-            let status = if req.include_status {
-                Some(self.status.read(&name).await?)
-            } else {
-                None
-            };
+            let info = if req.include_info { Some(self.info(&name).await?) } else { None };
+            let status = if req.include_status { Some(self.status.read(&name).await?) } else { None };
             connectors.push(v1::ConnectorListEntry { name, info, status });
         }
         Ok(Response::new(v1::ListConnectorsResponse { connectors }))
@@ -277,9 +242,7 @@ impl ConnectorService for Connectors {
             }
             Err(err) => return Err(err.into()),
         };
-        Ok(Response::new(validation_to_proto(&connect::validate(
-            &config,
-        ))))
+        Ok(Response::new(validation_to_proto(&connect::validate(&config))))
     }
 
     async fn get_connector_status(
@@ -289,9 +252,7 @@ impl ConnectorService for Connectors {
         require(&request, Role::Viewer)?;
         let name = request.into_inner().name;
         check_name(&name)?;
-        Ok(Response::new(v1::GetConnectorStatusResponse {
-            status: Some(self.status.read(&name).await?),
-        }))
+        Ok(Response::new(v1::GetConnectorStatusResponse { status: Some(self.status.read(&name).await?) }))
     }
 
     async fn pause_connector(
@@ -299,8 +260,7 @@ impl ConnectorService for Connectors {
         request: Request<v1::PauseConnectorRequest>,
     ) -> Result<Response<v1::PauseConnectorResponse>, Status> {
         require(&request, Role::Admin)?;
-        self.set_target(&request.into_inner().name, Target::Paused)
-            .await?;
+        self.set_target(&request.into_inner().name, Target::Paused).await?;
         Ok(Response::new(v1::PauseConnectorResponse {}))
     }
 
@@ -309,8 +269,7 @@ impl ConnectorService for Connectors {
         request: Request<v1::ResumeConnectorRequest>,
     ) -> Result<Response<v1::ResumeConnectorResponse>, Status> {
         require(&request, Role::Admin)?;
-        self.set_target(&request.into_inner().name, Target::Running)
-            .await?;
+        self.set_target(&request.into_inner().name, Target::Running).await?;
         Ok(Response::new(v1::ResumeConnectorResponse {}))
     }
 
@@ -319,8 +278,7 @@ impl ConnectorService for Connectors {
         request: Request<v1::StopConnectorRequest>,
     ) -> Result<Response<v1::StopConnectorResponse>, Status> {
         require(&request, Role::Admin)?;
-        self.set_target(&request.into_inner().name, Target::Stopped)
-            .await?;
+        self.set_target(&request.into_inner().name, Target::Stopped).await?;
         Ok(Response::new(v1::StopConnectorResponse {}))
     }
 
@@ -345,19 +303,10 @@ impl ConnectorService for Connectors {
             Vec::new()
         };
         if !tasks.is_empty() {
-            self.store
-                .request_restart(
-                    &req.name,
-                    &RestartRequest {
-                        tasks: tasks.clone(),
-                    },
-                )
-                .await?;
+            self.store.request_restart(&req.name, &RestartRequest { tasks: tasks.clone() }).await?;
         }
         tracing::info!(connector = %req.name, tasks = ?tasks, "restart requested");
-        Ok(Response::new(v1::RestartConnectorResponse {
-            status: Some(self.status.read(&req.name).await?),
-        }))
+        Ok(Response::new(v1::RestartConnectorResponse { status: Some(self.status.read(&req.name).await?) }))
     }
 
     async fn get_connector_offsets(
@@ -409,18 +358,12 @@ impl ConnectorService for Connectors {
         let include_transforms = request.into_inner().include_transforms;
         let plugins = connect::plugins()
             .iter()
-            .filter(|p| {
-                include_transforms || matches!(p.kind, PluginKind::Source | PluginKind::Sink)
-            })
+            .filter(|p| include_transforms || matches!(p.kind, PluginKind::Source | PluginKind::Sink))
             .map(|p| v1::PluginInfo {
                 class_name: p.class_name.to_owned(),
                 kind: p.kind.as_str().to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
-                config: p
-                    .config_keys()
-                    .iter()
-                    .map(|d| definition_to_proto(d, d.name))
-                    .collect(),
+                config: p.config_keys().iter().map(|d| definition_to_proto(d, d.name)).collect(),
             })
             .collect();
         Ok(Response::new(v1::ListConnectorPluginsResponse { plugins }))
@@ -461,9 +404,7 @@ mod tests {
     use super::*;
 
     fn json(text: &str) -> Option<v1::ConnectorConfig> {
-        Some(v1::ConnectorConfig {
-            source: Some(v1::connector_config::Source::Json(text.into())),
-        })
+        Some(v1::ConnectorConfig { source: Some(v1::connector_config::Source::Json(text.into())) })
     }
 
     #[test]
@@ -475,11 +416,7 @@ mod tests {
         assert!(err.to_string().contains("`b`"), "{err}");
         let err = config_of(Some("a"), json(r#"{"x": "1",}"#)).unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
-        let ok = config_of(
-            Some("a"),
-            json(r#"{"name":"a","config":{"poll.interval.ms":5000}}"#),
-        )
-        .unwrap();
+        let ok = config_of(Some("a"), json(r#"{"name":"a","config":{"poll.interval.ms":5000}}"#)).unwrap();
         assert_eq!(ok["poll.interval.ms"], "5000");
     }
 }

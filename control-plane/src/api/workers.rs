@@ -23,10 +23,7 @@ pub struct Workers {
 impl Workers {
     /// Workers get leases of `lease_ttl_seconds`.
     pub fn new(store: Store, lease_ttl_seconds: i64) -> Workers {
-        Workers {
-            store,
-            lease_ttl_seconds,
-        }
+        Workers { store, lease_ttl_seconds }
     }
 
     /// The worker's record, if it is registered under `lease_id`.
@@ -60,10 +57,7 @@ impl Workers {
             config.insert(resources_key.to_owned(), record.resources.join(","));
             config.insert("task.id".to_owned(), record.task.to_string());
             assignments.push(v1::TaskAssignment {
-                task: Some(v1::TaskId {
-                    connector: record.connector.clone(),
-                    task: record.task,
-                }),
+                task: Some(v1::TaskId { connector: record.connector.clone(), task: record.task }),
                 r#type: record.kind.to_proto() as i32,
                 epoch: record.epoch,
                 config: config.into_iter().collect(),
@@ -72,14 +66,10 @@ impl Workers {
             });
         }
         assignments.sort_by(|a, b| {
-            let key =
-                |x: &v1::TaskAssignment| x.task.as_ref().map(|t| (t.connector.clone(), t.task));
+            let key = |x: &v1::TaskAssignment| x.task.as_ref().map(|t| (t.connector.clone(), t.task));
             key(a).cmp(&key(b))
         });
-        Ok(v1::WatchAssignmentsResponse {
-            revision,
-            assignments,
-        })
+        Ok(v1::WatchAssignmentsResponse { revision, assignments })
     }
 }
 
@@ -87,11 +77,7 @@ fn check_worker_id(id: &str) -> Result<()> {
     if id.is_empty() {
         return Err(Error::invalid("worker_id", "must not be empty"));
     }
-    if id.len() > 128
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    {
+    if id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
         return Err(Error::invalid(
             "worker_id",
             "must be 1-128 characters of letters, digits, '.', '_', '-'",
@@ -107,8 +93,7 @@ fn task_of(task: Option<v1::TaskId>) -> Result<(String, u32)> {
     Ok((task.connector, task.task))
 }
 
-type AssignmentStream =
-    Pin<Box<dyn Stream<Item = Result<v1::WatchAssignmentsResponse, Status>> + Send>>;
+type AssignmentStream = Pin<Box<dyn Stream<Item = Result<v1::WatchAssignmentsResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl WorkerService for Workers {
@@ -118,20 +103,12 @@ impl WorkerService for Workers {
     ) -> Result<Response<v1::RegisterWorkerResponse>, Status> {
         require(&request, Role::Worker)?;
         let req = request.into_inner();
-        let kind = Kind::from_proto(req.r#type()).ok_or_else(|| {
-            Error::invalid(
-                "type",
-                "must be CONNECTOR_TYPE_SOURCE or CONNECTOR_TYPE_SINK",
-            )
-        })?;
+        let kind = Kind::from_proto(req.r#type())
+            .ok_or_else(|| Error::invalid("type", "must be CONNECTOR_TYPE_SOURCE or CONNECTOR_TYPE_SINK"))?;
         let worker_id = if req.worker_id.is_empty() {
             format!(
                 "{}-{}",
-                if kind == Kind::Source {
-                    "source"
-                } else {
-                    "sink"
-                },
+                if kind == Kind::Source { "source" } else { "sink" },
                 uuid::Uuid::new_v4().simple()
             )
         } else {
@@ -154,10 +131,7 @@ impl WorkerService for Workers {
             version: req.version,
             lease_id: 0,
         };
-        let record = self
-            .store
-            .register_worker(record, self.lease_ttl_seconds)
-            .await?;
+        let record = self.store.register_worker(record, self.lease_ttl_seconds).await?;
         tracing::info!(worker = %record.worker_id, kind = ?record.kind, lease = record.lease_id, "worker registered");
         Ok(Response::new(v1::RegisterWorkerResponse {
             worker_id: record.worker_id,
@@ -189,14 +163,9 @@ impl WorkerService for Workers {
         let keys = self.store.keys().clone();
         let (records, revision) = self.store.assignments_of(&req.worker_id).await?;
         let first = self.assignments_message(records, revision).await?;
-        let mut assignments = self
-            .store
-            .watch_prefix(&keys.assignments_of(&req.worker_id), revision + 1)
-            .await?;
-        let mut worker = self
-            .store
-            .watch_prefix(&keys.worker(&req.worker_id), revision + 1)
-            .await?;
+        let mut assignments =
+            self.store.watch_prefix(&keys.assignments_of(&req.worker_id), revision + 1).await?;
+        let mut worker = self.store.watch_prefix(&keys.worker(&req.worker_id), revision + 1).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let _ = tx.send(Ok(first)).await;
         let this = self.clone();
@@ -238,23 +207,16 @@ impl WorkerService for Workers {
     ) -> Result<Response<v1::ReportTaskStatusResponse>, Status> {
         require(&request, Role::Worker)?;
         let req = request.into_inner();
-        let state = RunState::from_proto(req.state())
-            .ok_or_else(|| Error::invalid("state", "must be set"))?;
+        let state =
+            RunState::from_proto(req.state()).ok_or_else(|| Error::invalid("state", "must be set"))?;
         if req.trace.len() > 64 * 1024 {
             return Err(Error::invalid("trace", "longer than 64 KiB").into());
         }
         let (connector, task) = task_of(req.task)?;
         check_worker_id(&req.worker_id)?;
-        let worker = self
-            .store
-            .get_worker(&req.worker_id)
-            .await?
-            .ok_or_else(|| {
-                Error::FailedPrecondition(format!(
-                    "worker {} is not registered (lease lost)",
-                    req.worker_id
-                ))
-            })?;
+        let worker = self.store.get_worker(&req.worker_id).await?.ok_or_else(|| {
+            Error::FailedPrecondition(format!("worker {} is not registered (lease lost)", req.worker_id))
+        })?;
         let status = TaskStatusRecord {
             state,
             worker_id: req.worker_id,
@@ -270,9 +232,7 @@ impl WorkerService for Workers {
                 })
                 .collect(),
         };
-        self.store
-            .report_status(&worker, &connector, task, &status)
-            .await?;
+        self.store.report_status(&worker, &connector, task, &status).await?;
         Ok(Response::new(v1::ReportTaskStatusResponse {}))
     }
 
@@ -284,9 +244,7 @@ impl WorkerService for Workers {
         let req = request.into_inner();
         let (connector, task) = task_of(req.task)?;
         check_worker_id(&req.worker_id)?;
-        self.store
-            .check_assignment(&req.worker_id, &connector, task, req.epoch)
-            .await?;
+        self.store.check_assignment(&req.worker_id, &connector, task, req.epoch).await?;
         Ok(Response::new(v1::CheckAssignmentResponse {}))
     }
 

@@ -20,17 +20,11 @@ const SEEDS: [&str; 6] = [
 ];
 
 fn json(text: impl Into<String>) -> Option<v1::ConnectorConfig> {
-    Some(v1::ConnectorConfig {
-        source: Some(v1::connector_config::Source::Json(text.into())),
-    })
+    Some(v1::ConnectorConfig { source: Some(v1::connector_config::Source::Json(text.into())) })
 }
 
 fn put(name: &str, text: impl Into<String>) -> v1::PutConnectorConfigRequest {
-    v1::PutConnectorConfigRequest {
-        name: name.into(),
-        config: json(text),
-        ..Default::default()
-    }
+    v1::PutConnectorConfigRequest { name: name.into(), config: json(text), ..Default::default() }
 }
 
 fn seed(name: &str) -> String {
@@ -44,38 +38,22 @@ async fn seed_configs_are_stored_listed_and_never_show_secrets() {
     let mut admin = cp.admin();
     let mut seen = String::new();
     for name in SEEDS {
-        let response = admin
-            .put_connector_config(put(name, seed(name)))
-            .await
-            .expect("put seed")
-            .into_inner();
+        let response =
+            admin.put_connector_config(put(name, seed(name))).await.expect("put seed").into_inner();
         assert!(response.created && response.changed, "{name} created");
         seen.push_str(&format!("{response:?}"));
-        let again = admin
-            .put_connector_config(put(name, seed(name)))
-            .await
-            .expect("put again")
-            .into_inner();
-        assert!(
-            !again.created && !again.changed,
-            "putting the same config again is a no-op"
-        );
+        let again = admin.put_connector_config(put(name, seed(name))).await.expect("put again").into_inner();
+        assert!(!again.created && !again.changed, "putting the same config again is a no-op");
     }
     let sink = admin
         .put_connector_config(put("s3_sink_connector_00", seed("s3_sink_connector_00")))
         .await
         .expect("put")
         .into_inner();
-    assert!(
-        sink.ignored_keys.contains(&"storage.class".to_owned()),
-        "{:?}",
-        sink.ignored_keys
-    );
+    assert!(sink.ignored_keys.contains(&"storage.class".to_owned()), "{:?}", sink.ignored_keys);
 
     let source = admin
-        .get_connector(v1::GetConnectorRequest {
-            name: SEEDS[0].into(),
-        })
+        .get_connector(v1::GetConnectorRequest { name: SEEDS[0].into() })
         .await
         .expect("get")
         .into_inner()
@@ -86,10 +64,7 @@ async fn seed_configs_are_stored_listed_and_never_show_secrets() {
     assert_eq!(source.r#type(), v1::ConnectorType::Source);
 
     let list = admin
-        .list_connectors(v1::ListConnectorsRequest {
-            include_status: true,
-            include_info: true,
-        })
+        .list_connectors(v1::ListConnectorsRequest { include_status: true, include_info: true })
         .await
         .expect("list")
         .into_inner();
@@ -97,9 +72,7 @@ async fn seed_configs_are_stored_listed_and_never_show_secrets() {
     assert_eq!(names, SEEDS, "sorted by name");
     seen.push_str(&format!("{list:?}"));
     let plugins = admin
-        .list_connector_plugins(v1::ListConnectorPluginsRequest {
-            include_transforms: true,
-        })
+        .list_connector_plugins(v1::ListConnectorPluginsRequest { include_transforms: true })
         .await
         .expect("plugins")
         .into_inner();
@@ -109,24 +82,13 @@ async fn seed_configs_are_stored_listed_and_never_show_secrets() {
             .iter()
             .any(|p| p.class_name == "org.apache.kafka.connect.transforms.InsertField$Value")
     );
-    assert!(
-        !seen.contains("hydrate-secret"),
-        "a secret leaked into a response"
-    );
+    assert!(!seen.contains("hydrate-secret"), "a secret leaked into a response");
 
     // A new replica over the same etcd prefix sees everything: state is in etcd.
     drop(cp);
     let restarted = TestControlPlane::start(&scope, 5).await;
-    let list = restarted
-        .admin()
-        .list_connectors(v1::ListConnectorsRequest::default())
-        .await
-        .expect("list");
-    assert_eq!(
-        list.into_inner().connectors.len(),
-        6,
-        "specs survive a restart"
-    );
+    let list = restarted.admin().list_connectors(v1::ListConnectorsRequest::default()).await.expect("list");
+    assert_eq!(list.into_inner().connectors.len(), 6, "specs survive a restart");
 }
 
 #[tokio::test]
@@ -136,61 +98,34 @@ async fn bad_seed_is_rejected_naming_each_problem_and_changes_nothing() {
     let mut admin = cp.admin();
     let printed = shared_file("seed/bad/jdbc_source_connector_postgresql_02.as-printed.json");
 
-    let err = admin
-        .put_connector_config(put("bad", printed.clone()))
-        .await
-        .expect_err("trailing comma");
+    let err = admin.put_connector_config(put("bad", printed.clone())).await.expect_err("trailing comma");
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(
-        err.message().contains("line 21") && err.message().contains("column 1"),
-        "{}",
-        err.message()
-    );
-    assert!(
-        err.message().contains("trailing comma"),
-        "{}",
-        err.message()
-    );
+    assert!(err.message().contains("line 21") && err.message().contains("column 1"), "{}", err.message());
+    assert!(err.message().contains("trailing comma"), "{}", err.message());
 
     let fixed = printed.replace("InsertField$Value\",\n}", "InsertField$Value\"\n}");
     assert_ne!(fixed, printed, "the fixture still has its trailing comma");
-    let err = admin
-        .put_connector_config(put("bad", fixed.clone()))
-        .await
-        .expect_err("transform without field");
+    let err =
+        admin.put_connector_config(put("bad", fixed.clone())).await.expect_err("transform without field");
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(
-        err.message().contains("InsertSourceDetails"),
-        "{}",
-        err.message()
-    );
+    assert!(err.message().contains("InsertSourceDetails"), "{}", err.message());
     assert!(err.message().contains("static.field"), "{}", err.message());
     assert!(!err.message().contains("hydrate-secret"));
 
     let validation = admin
-        .validate_connector_config(v1::ValidateConnectorConfigRequest {
-            config: json(fixed),
-        })
+        .validate_connector_config(v1::ValidateConnectorConfigRequest { config: json(fixed) })
         .await
         .expect("validate")
         .into_inner();
     assert!(validation.error_count >= 1);
-    let list = admin
-        .list_connectors(v1::ListConnectorsRequest::default())
-        .await
-        .expect("list")
-        .into_inner();
+    let list = admin.list_connectors(v1::ListConnectorsRequest::default()).await.expect("list").into_inner();
     assert!(list.connectors.is_empty(), "nothing was stored");
     let unknown = admin
-        .put_connector_config(put(
-            "typo",
-            seed(SEEDS[0]).replace("poll.interval.ms", "poll.interval.msec"),
-        ))
+        .put_connector_config(put("typo", seed(SEEDS[0]).replace("poll.interval.ms", "poll.interval.msec")))
         .await
         .expect_err("unknown key");
     assert!(
-        unknown.message().contains("poll.interval.msec")
-            && unknown.message().contains("poll.interval.ms")
+        unknown.message().contains("poll.interval.msec") && unknown.message().contains("poll.interval.ms")
     );
 }
 
@@ -201,99 +136,50 @@ async fn bad_requests_auth_and_conflicts_get_the_right_codes() {
     let mut admin = cp.admin();
     let get = |name: &str| v1::GetConnectorRequest { name: name.into() };
 
-    assert_eq!(
-        admin.get_connector(get("nope")).await.unwrap_err().code(),
-        Code::NotFound
-    );
+    assert_eq!(admin.get_connector(get("nope")).await.unwrap_err().code(), Code::NotFound);
     let empty = admin.get_connector(get("")).await.unwrap_err();
     assert_eq!(empty.code(), Code::InvalidArgument);
     assert!(empty.message().starts_with("name:"), "{}", empty.message());
     let no_config = admin
-        .put_connector_config(v1::PutConnectorConfigRequest {
-            name: "x".into(),
-            ..Default::default()
-        })
+        .put_connector_config(v1::PutConnectorConfigRequest { name: "x".into(), ..Default::default() })
         .await
         .unwrap_err();
     assert_eq!(no_config.code(), Code::InvalidArgument);
+    assert!(no_config.message().starts_with("config:"), "{}", no_config.message());
+    let huge = admin.put_connector_config(put("x", "x".repeat(2 * 1024 * 1024))).await.unwrap_err();
     assert!(
-        no_config.message().starts_with("config:"),
-        "{}",
-        no_config.message()
-    );
-    let huge = admin
-        .put_connector_config(put("x", "x".repeat(2 * 1024 * 1024)))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            huge.code(),
-            Code::InvalidArgument | Code::OutOfRange | Code::ResourceExhausted
-        ),
+        matches!(huge.code(), Code::InvalidArgument | Code::OutOfRange | Code::ResourceExhausted),
         "{huge:?}"
     );
 
-    let anonymous = cp
-        .connectors(None)
-        .get_connector(get("x"))
-        .await
-        .unwrap_err();
+    let anonymous = cp.connectors(None).get_connector(get("x")).await.unwrap_err();
     assert_eq!(anonymous.code(), Code::Unauthenticated);
     let mut viewer = cp.connectors(Some(VIEWER_TOKEN));
-    let denied = viewer
-        .put_connector_config(put(SEEDS[3], seed(SEEDS[3])))
-        .await
-        .unwrap_err();
+    let denied = viewer.put_connector_config(put(SEEDS[3], seed(SEEDS[3]))).await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
     // Optimistic concurrency: a writer holding an old revision is told.
-    let first = admin
-        .put_connector_config(put(SEEDS[3], seed(SEEDS[3])))
-        .await
-        .expect("create")
-        .into_inner();
+    let first = admin.put_connector_config(put(SEEDS[3], seed(SEEDS[3]))).await.expect("create").into_inner();
     let revision = first.connector.expect("info").revision;
     let changed = seed(SEEDS[3]).replace("\"flush.size\": 100", "\"flush.size\": 200");
     let mut update = put(SEEDS[3], changed.clone());
     update.expected_revision = revision;
-    admin
-        .put_connector_config(update.clone())
-        .await
-        .expect("first writer wins");
+    admin.put_connector_config(update.clone()).await.expect("first writer wins");
     let mut stale = put(SEEDS[3], changed.replace("200", "300"));
     stale.expected_revision = revision;
-    assert_eq!(
-        admin.put_connector_config(stale).await.unwrap_err().code(),
-        Code::Aborted
-    );
+    assert_eq!(admin.put_connector_config(stale).await.unwrap_err().code(), Code::Aborted);
     let mut create_only = put(SEEDS[3], changed);
     create_only.create_only = true;
-    assert_eq!(
-        admin
-            .put_connector_config(create_only)
-            .await
-            .unwrap_err()
-            .code(),
-        Code::AlreadyExists
-    );
-    assert!(
-        viewer.get_connector(get(SEEDS[3])).await.is_ok(),
-        "viewers read"
-    );
+    assert_eq!(admin.put_connector_config(create_only).await.unwrap_err().code(), Code::AlreadyExists);
+    assert!(viewer.get_connector(get(SEEDS[3])).await.is_ok(), "viewers read");
 
     // Offsets change only when stopped.
     let offsets = admin
-        .reset_connector_offsets(v1::ResetConnectorOffsetsRequest {
-            name: SEEDS[3].into(),
-        })
+        .reset_connector_offsets(v1::ResetConnectorOffsetsRequest { name: SEEDS[3].into() })
         .await
         .unwrap_err();
     assert_eq!(offsets.code(), Code::FailedPrecondition);
-    assert!(
-        offsets.message().contains("STOPPED"),
-        "{}",
-        offsets.message()
-    );
+    assert!(offsets.message().contains("STOPPED"), "{}", offsets.message());
 }
 
 /// Registers a worker and returns (id, lease).
@@ -314,12 +200,8 @@ async fn register(workers: &mut Workers, id: &str, kind: v1::ConnectorType) -> (
 fn keep_alive(mut workers: Workers, id: String, lease: i64) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let _ = workers
-                .renew_lease(v1::RenewLeaseRequest {
-                    worker_id: id.clone(),
-                    lease_id: lease,
-                })
-                .await;
+            let _ =
+                workers.renew_lease(v1::RenewLeaseRequest { worker_id: id.clone(), lease_id: lease }).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     })
@@ -332,10 +214,7 @@ async fn assignments(
     lease: i64,
 ) -> tonic::Streaming<v1::WatchAssignmentsResponse> {
     workers
-        .watch_assignments(v1::WatchAssignmentsRequest {
-            worker_id: id.into(),
-            lease_id: lease,
-        })
+        .watch_assignments(v1::WatchAssignmentsRequest { worker_id: id.into(), lease_id: lease })
         .await
         .expect("watch")
         .into_inner()
@@ -354,10 +233,7 @@ async fn tasks_move_to_a_live_worker_with_a_higher_epoch_when_one_dies() {
     let keep_b = keep_alive(cp.workers(), b.clone(), lease_b);
 
     let config = seed(SEEDS[0]).replace("\"mode\"", "\"tasks.max\": 2, \"mode\"");
-    admin
-        .put_connector_config(put("src", config))
-        .await
-        .expect("put");
+    admin.put_connector_config(put("src", config)).await.expect("put");
 
     // Both workers get one task each; the secret reaches the worker only.
     let mut stream_a = assignments(&mut workers, &a, lease_a).await;
@@ -397,34 +273,22 @@ async fn tasks_move_to_a_live_worker_with_a_higher_epoch_when_one_dies() {
     // Worker a dies (no more renewals): its task moves to b, with a higher epoch.
     keep_a.abort();
     let started = std::time::Instant::now();
-    let moved = wait_for(
-        "task to move to worker b",
-        Duration::from_secs(ttl as u64 + 5),
-        || {
-            let mut admin = admin.clone();
-            let (b, id) = (b.clone(), id.clone());
-            async move {
-                let status = admin
-                    .get_connector_status(v1::GetConnectorStatusRequest { name: "src".into() })
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .into_inner()
-                    .status
-                    .ok_or("no status")?;
-                Ok(status
-                    .tasks
-                    .into_iter()
-                    .find(|t| t.id == id.task && t.worker_id == b))
-            }
-        },
-    )
+    let moved = wait_for("task to move to worker b", Duration::from_secs(ttl as u64 + 5), || {
+        let mut admin = admin.clone();
+        let (b, id) = (b.clone(), id.clone());
+        async move {
+            let status = admin
+                .get_connector_status(v1::GetConnectorStatusRequest { name: "src".into() })
+                .await
+                .map_err(|e| e.to_string())?
+                .into_inner()
+                .status
+                .ok_or("no status")?;
+            Ok(status.tasks.into_iter().find(|t| t.id == id.task && t.worker_id == b))
+        }
+    })
     .await;
-    assert!(
-        moved.epoch > task_a.epoch,
-        "epoch {} after {}",
-        moved.epoch,
-        task_a.epoch
-    );
+    assert!(moved.epoch > task_a.epoch, "epoch {} after {}", moved.epoch, task_a.epoch);
     assert!(started.elapsed() <= Duration::from_secs(ttl as u64 + 5));
 
     // The old owner's word no longer counts.
@@ -447,12 +311,7 @@ async fn tasks_move_to_a_live_worker_with_a_higher_epoch_when_one_dies() {
         })
         .await;
     assert!(current.is_ok());
-    let renew_dead = workers
-        .renew_lease(v1::RenewLeaseRequest {
-            worker_id: a,
-            lease_id: lease_a,
-        })
-        .await;
+    let renew_dead = workers.renew_lease(v1::RenewLeaseRequest { worker_id: a, lease_id: lease_a }).await;
     assert_eq!(renew_dead.unwrap_err().code(), Code::NotFound);
     keep_b.abort();
 }
@@ -481,42 +340,24 @@ async fn pause_stop_and_delete_reach_the_worker() {
     let mut workers = cp.workers();
     let (w, lease) = register(&mut workers, "worker-1", v1::ConnectorType::Source).await;
     let keep = keep_alive(cp.workers(), w.clone(), lease);
-    admin
-        .put_connector_config(put("src", seed(SEEDS[2])))
-        .await
-        .expect("put");
+    admin.put_connector_config(put("src", seed(SEEDS[2]))).await.expect("put");
     let mut stream = assignments(&mut workers, &w, lease).await;
     let running = next_nonempty(&mut stream).await;
-    assert_eq!(
-        running.assignments[0].target_state(),
-        v1::TargetState::Running
-    );
+    assert_eq!(running.assignments[0].target_state(), v1::TargetState::Running);
     assert_eq!(running.assignments[0].resources, ["query"]);
 
     let name = || "src".to_owned();
-    admin
-        .pause_connector(v1::PauseConnectorRequest { name: name() })
-        .await
-        .expect("pause");
+    admin.pause_connector(v1::PauseConnectorRequest { name: name() }).await.expect("pause");
     let mut by_state: HashMap<&str, bool> = HashMap::new();
     loop {
         let m = stream.message().await.expect("stream").expect("open");
-        if m.assignments
-            .first()
-            .is_some_and(|a| a.target_state() == v1::TargetState::Paused)
-        {
-            assert_eq!(
-                m.assignments[0].epoch, running.assignments[0].epoch,
-                "pause keeps the epoch"
-            );
+        if m.assignments.first().is_some_and(|a| a.target_state() == v1::TargetState::Paused) {
+            assert_eq!(m.assignments[0].epoch, running.assignments[0].epoch, "pause keeps the epoch");
             by_state.insert("paused", true);
             break;
         }
     }
-    admin
-        .stop_connector(v1::StopConnectorRequest { name: name() })
-        .await
-        .expect("stop");
+    admin.stop_connector(v1::StopConnectorRequest { name: name() }).await.expect("stop");
     loop {
         let m = stream.message().await.expect("stream").expect("open");
         if m.assignments.is_empty() {
@@ -532,26 +373,17 @@ async fn pause_stop_and_delete_reach_the_worker() {
         .status
         .expect("status");
     assert_eq!(status.state(), v1::State::Stopped);
-    admin
-        .resume_connector(v1::ResumeConnectorRequest { name: name() })
-        .await
-        .expect("resume");
+    admin.resume_connector(v1::ResumeConnectorRequest { name: name() }).await.expect("resume");
     let resumed = next_nonempty(&mut stream).await;
     assert!(resumed.assignments[0].epoch > running.assignments[0].epoch);
-    admin
-        .delete_connector(v1::DeleteConnectorRequest { name: name() })
-        .await
-        .expect("delete");
+    admin.delete_connector(v1::DeleteConnectorRequest { name: name() }).await.expect("delete");
     loop {
         let m = stream.message().await.expect("stream").expect("open");
         if m.assignments.is_empty() {
             break;
         }
     }
-    let gone = admin
-        .get_connector(v1::GetConnectorRequest { name: name() })
-        .await
-        .unwrap_err();
+    let gone = admin.get_connector(v1::GetConnectorRequest { name: name() }).await.unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
     assert_eq!(by_state.len(), 2);
     keep.abort();

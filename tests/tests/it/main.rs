@@ -1,6 +1,8 @@
 //! Integration tests against the local stack's real services.
 
+mod clients;
 mod control_plane;
+mod control_plane_ha;
 mod stack_etcd;
 mod stack_kafka;
 mod stack_postgres;

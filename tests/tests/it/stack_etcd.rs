@@ -8,18 +8,12 @@ use hydrate_tests::{TestScope, wait_for};
 #[tokio::test]
 async fn leased_key_disappears_after_lease_expires() {
     let scope = TestScope::new("etcd_lease");
-    let mut client = Client::connect(scope.env().etcd_endpoints(), None)
-        .await
-        .expect("connect to etcd");
+    let mut client = Client::connect(scope.env().etcd_endpoints(), None).await.expect("connect to etcd");
     let key = format!("{}worker", scope.etcd_prefix());
 
     let lease = client.lease_grant(2, None).await.expect("grant lease");
     client
-        .put(
-            key.as_str(),
-            "alive",
-            Some(PutOptions::new().with_lease(lease.id())),
-        )
+        .put(key.as_str(), "alive", Some(PutOptions::new().with_lease(lease.id())))
         .await
         .expect("put leased key");
     let got = client.get(key.as_str(), None).await.expect("get key");
@@ -40,9 +34,6 @@ async fn leased_key_disappears_after_lease_expires() {
     })
     .await;
 
-    let ttl = client
-        .lease_time_to_live(lease.id(), None)
-        .await
-        .expect("lease ttl");
+    let ttl = client.lease_time_to_live(lease.id(), None).await.expect("lease ttl");
     assert!(ttl.ttl() <= 0, "lease reported expired, ttl {}", ttl.ttl());
 }

@@ -57,18 +57,16 @@ fn read_all(mut config: ClientConfig, topic: &str, isolation: &str) -> Vec<Strin
         .create()
         .expect("consumer");
     let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("assignment");
+    assignment.add_partition_offset(topic, 0, Offset::Beginning).expect("assignment");
     consumer.assign(&assignment).expect("assign");
 
     let deadline = Instant::now() + TIMEOUT;
     let mut values = Vec::new();
     while Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(500)) {
-            Some(Ok(message)) => values.push(
-                String::from_utf8(message.payload().unwrap_or_default().to_vec()).expect("utf-8"),
-            ),
+            Some(Ok(message)) => {
+                values.push(String::from_utf8(message.payload().unwrap_or_default().to_vec()).expect("utf-8"))
+            }
             Some(Err(KafkaError::PartitionEOF(_))) => return values,
             Some(Err(err)) => panic!("consume {topic}: {err}"),
             None => {}
@@ -132,16 +130,11 @@ async fn scram_with_wrong_password_is_refused() {
         .create_with_context(log.clone())
         .expect("consumer");
     let result = tokio::task::spawn_blocking(move || {
-        consumer
-            .fetch_metadata(None, Duration::from_secs(10))
-            .map(|_| ())
+        consumer.fetch_metadata(None, Duration::from_secs(10)).map(|_| ())
     })
     .await
     .expect("metadata thread");
-    assert!(
-        result.is_err(),
-        "metadata must not be served with a wrong password"
-    );
+    assert!(result.is_err(), "metadata must not be served with a wrong password");
     let errors = log.0.lock().expect("error log").join("\n");
     assert!(
         errors.to_lowercase().contains("authentication"),
@@ -161,17 +154,13 @@ async fn read_committed_sees_committed_transactions_only() {
         let topic = topic.clone();
         let config = plaintext(env);
         tokio::task::spawn_blocking(move || -> Result<(), KafkaError> {
-            let producer: BaseProducer = config
-                .clone()
-                .set("transactional.id", &transactional_id)
-                .create()?;
+            let producer: BaseProducer =
+                config.clone().set("transactional.id", &transactional_id).create()?;
             producer.init_transactions(TIMEOUT)?;
             let batch = |values: &[&str]| -> Result<(), KafkaError> {
                 producer.begin_transaction()?;
                 for value in values {
-                    producer
-                        .send(BaseRecord::to(&topic).key("k").payload(*value))
-                        .map_err(|(err, _)| err)?;
+                    producer.send(BaseRecord::to(&topic).key("k").payload(*value)).map_err(|(err, _)| err)?;
                 }
                 // Flush so aborted records really reach the log: the test must
                 // see the broker hide them, not the client drop them.
@@ -187,10 +176,7 @@ async fn read_committed_sees_committed_transactions_only() {
             Ok(())
         })
     };
-    written
-        .await
-        .expect("producer thread")
-        .expect("transactions");
+    written.await.expect("producer thread").expect("transactions");
 
     let committed = {
         let (config, topic) = (plaintext(env), topic.clone());

@@ -9,8 +9,7 @@ use hydrate_tests::TestScope;
 const MIB: usize = 1024 * 1024;
 
 fn status<E>(err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
-    err.raw_response()
-        .map(|response| response.status().as_u16())
+    err.raw_response().map(|response| response.status().as_u16())
 }
 
 #[tokio::test]
@@ -23,13 +22,8 @@ async fn multipart_upload_completes_and_abort_leaves_nothing() {
 
     // S3 requires every part but the last to be at least 5 MiB.
     let parts: Vec<Vec<u8>> = vec![vec![b'a'; 5 * MIB], vec![b'b'; 1234]];
-    let upload = s3
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(&key)
-        .send()
-        .await
-        .expect("create multipart upload");
+    let upload =
+        s3.create_multipart_upload().bucket(bucket).key(&key).send().await.expect("create multipart upload");
     let upload_id = upload.upload_id().expect("upload id");
     let mut completed = Vec::new();
     for (index, body) in parts.iter().enumerate() {
@@ -45,32 +39,19 @@ async fn multipart_upload_completes_and_abort_leaves_nothing() {
             .await
             .expect("upload part");
         completed.push(
-            CompletedPart::builder()
-                .part_number(number)
-                .set_e_tag(part.e_tag().map(str::to_owned))
-                .build(),
+            CompletedPart::builder().part_number(number).set_e_tag(part.e_tag().map(str::to_owned)).build(),
         );
     }
     s3.complete_multipart_upload()
         .bucket(bucket)
         .key(&key)
         .upload_id(upload_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(completed))
-                .build(),
-        )
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
         .send()
         .await
         .expect("complete multipart upload");
 
-    let object = s3
-        .get_object()
-        .bucket(bucket)
-        .key(&key)
-        .send()
-        .await
-        .expect("get object");
+    let object = s3.get_object().bucket(bucket).key(&key).send().await.expect("get object");
     let body = object.body.collect().await.expect("read body").into_bytes();
     assert_eq!(body.len(), 5 * MIB + 1234);
     assert_eq!(&body[..5 * MIB], parts[0].as_slice());
@@ -102,17 +83,8 @@ async fn multipart_upload_completes_and_abort_leaves_nothing() {
         .send()
         .await
         .expect("abort");
-    let head = s3
-        .head_object()
-        .bucket(bucket)
-        .key(&aborted_key)
-        .send()
-        .await;
-    assert_eq!(
-        head.as_ref().err().and_then(status),
-        Some(404),
-        "aborted object absent"
-    );
+    let head = s3.head_object().bucket(bucket).key(&aborted_key).send().await;
+    assert_eq!(head.as_ref().err().and_then(status), Some(404), "aborted object absent");
 }
 
 #[tokio::test]
@@ -138,21 +110,11 @@ async fn list_objects_v2_with_prefix_and_delimiter() {
         .send()
         .await
         .expect("list");
-    let dirs: Vec<&str> = listed
-        .common_prefixes()
-        .iter()
-        .filter_map(|p| p.prefix())
-        .collect();
+    let dirs: Vec<&str> = listed.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
     assert_eq!(dirs, [format!("{prefix}a/x=1/"), format!("{prefix}a/x=2/")]);
     assert!(listed.contents().is_empty());
 
-    let all = s3
-        .list_objects_v2()
-        .bucket(env.s3_bucket())
-        .prefix(&prefix)
-        .send()
-        .await
-        .expect("list");
+    let all = s3.list_objects_v2().bucket(env.s3_bucket()).prefix(&prefix).send().await.expect("list");
     assert_eq!(all.key_count(), Some(4));
 }
 
@@ -171,18 +133,10 @@ async fn second_put_with_if_none_match_is_refused() {
             .send()
     };
     put(b"first").await.expect("first conditional put");
-    let err = put(b"second")
-        .await
-        .expect_err("second conditional put must fail");
+    let err = put(b"second").await.expect_err("second conditional put must fail");
     assert_eq!(status(&err), Some(412), "precondition failed: {err:?}");
 
-    let object = s3
-        .get_object()
-        .bucket(env.s3_bucket())
-        .key(&key)
-        .send()
-        .await
-        .expect("get");
+    let object = s3.get_object().bucket(env.s3_bucket()).key(&key).send().await.expect("get");
     let body = object.body.collect().await.expect("body").into_bytes();
     assert_eq!(&body[..], b"first", "the first write stands");
 }

@@ -39,14 +39,8 @@ fn valid_name(value: &Value) -> Result<(), String> {
 
 /// Keys of every connector.
 pub static CONNECTOR_KEYS: &[K] = &[
-    K::new(
-        "name",
-        T::String,
-        I::High,
-        COMMON,
-        "Globally unique name to use for this connector.",
-    )
-    .check(Check::Custom(valid_name)),
+    K::new("name", T::String, I::High, COMMON, "Globally unique name to use for this connector.")
+        .check(Check::Custom(valid_name)),
     K::new(
         "connector.class",
         T::String,
@@ -55,15 +49,9 @@ pub static CONNECTOR_KEYS: &[K] = &[
         "Name or alias of the connector class, e.g. io.confluent.connect.jdbc.JdbcSourceConnector.",
     )
     .required(),
-    K::new(
-        "tasks.max",
-        T::Int,
-        I::High,
-        COMMON,
-        "Maximum number of tasks to use for this connector.",
-    )
-    .default("1")
-    .check(Check::AtLeast(1)),
+    K::new("tasks.max", T::Int, I::High, COMMON, "Maximum number of tasks to use for this connector.")
+        .default("1")
+        .check(Check::AtLeast(1)),
     K::new(
         "tasks.max.enforce",
         T::Boolean,
@@ -108,14 +96,7 @@ pub static CONNECTOR_KEYS: &[K] = &[
     .default("restart")
     .check(Check::OneOfIgnoreCase(&["none", "restart"]))
     .ignored(),
-    K::new(
-        "plugin.version",
-        T::String,
-        I::Low,
-        COMMON,
-        "Version of the connector plugin to use.",
-    )
-    .ignored(),
+    K::new("plugin.version", T::String, I::Low, COMMON, "Version of the connector plugin to use.").ignored(),
     K::new(
         "transforms",
         T::List,
@@ -124,14 +105,8 @@ pub static CONNECTOR_KEYS: &[K] = &[
         "Aliases for the transformations to apply to records, in order.",
     )
     .default(""),
-    K::new(
-        "predicates",
-        T::List,
-        I::Low,
-        PREDICATES,
-        "Aliases for the predicates used by transformations.",
-    )
-    .default(""),
+    K::new("predicates", T::List, I::Low, PREDICATES, "Aliases for the predicates used by transformations.")
+        .default(""),
     K::new(
         "errors.retry.timeout",
         T::Long,
@@ -159,14 +134,8 @@ pub static CONNECTOR_KEYS: &[K] = &[
     )
     .default("none")
     .check(Check::OneOfIgnoreCase(&["none", "all"])),
-    K::new(
-        "errors.log.enable",
-        T::Boolean,
-        I::Medium,
-        ERRORS,
-        "Log each error and the failed operation.",
-    )
-    .default("false"),
+    K::new("errors.log.enable", T::Boolean, I::Medium, ERRORS, "Log each error and the failed operation.")
+        .default("false"),
     K::new(
         "errors.log.include.messages",
         T::Boolean,
@@ -330,14 +299,7 @@ pub static CONVERTER_SUB_KEYS: &[K] = &[
 
 /// Keys every `transforms.<alias>.` takes besides the transform's own.
 pub static TRANSFORM_ALIAS_KEYS: &[K] = &[
-    K::new(
-        "type",
-        T::Class,
-        I::High,
-        TRANSFORMS,
-        "Class of the transformation.",
-    )
-    .required(),
+    K::new("type", T::Class, I::High, TRANSFORMS, "Class of the transformation.").required(),
     K::new(
         "predicate",
         T::String,
@@ -357,30 +319,15 @@ pub static TRANSFORM_ALIAS_KEYS: &[K] = &[
 ];
 
 /// Keys every `predicates.<alias>.` takes besides the predicate's own.
-pub static PREDICATE_ALIAS_KEYS: &[K] = &[K::new(
-    "type",
-    T::Class,
-    I::High,
-    PREDICATES,
-    "Class of the predicate.",
-)
-.required()];
+pub static PREDICATE_ALIAS_KEYS: &[K] =
+    &[K::new("type", T::Class, I::High, PREDICATES, "Class of the predicate.").required()];
 
 /// Key prefixes whose keys only configure Kafka Connect's own clients or
 /// topic creation: accepted, reported as ignored.
 pub static IGNORED_PREFIXES: &[(&str, &str)] = &[
-    (
-        "producer.override.",
-        "overrides Kafka Connect's producer; Hydrate configures its own",
-    ),
-    (
-        "consumer.override.",
-        "overrides Kafka Connect's consumer; Hydrate configures its own",
-    ),
-    (
-        "admin.override.",
-        "overrides Kafka Connect's admin client; Hydrate configures its own",
-    ),
+    ("producer.override.", "overrides Kafka Connect's producer; Hydrate configures its own"),
+    ("consumer.override.", "overrides Kafka Connect's consumer; Hydrate configures its own"),
+    ("admin.override.", "overrides Kafka Connect's admin client; Hydrate configures its own"),
 ];
 
 /// Prefix of source topic-creation settings (`topic.creation.<group>.*`).

@@ -12,12 +12,7 @@ const MODE: &str = "Mode";
 const CONNECTOR: &str = "Connector";
 
 /// The load modes.
-pub const MODES: &[&str] = &[
-    "bulk",
-    "timestamp",
-    "incrementing",
-    "timestamp+incrementing",
-];
+pub const MODES: &[&str] = &["bulk", "timestamp", "incrementing", "timestamp+incrementing"];
 
 /// Topic names allow these characters only (Kafka's rule), and so does a
 /// prefix that becomes part of them.
@@ -28,13 +23,8 @@ fn topic_prefix(value: &Value) -> Result<(), String> {
     if prefix.len() > 249 {
         return Err("must not be longer than 249 characters (Kafka's topic name limit)".into());
     }
-    if let Some(c) = prefix
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "contains '{c}'; topic names allow only letters, digits, '.', '_' and '-'"
-        ));
+    if let Some(c) = prefix.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!("contains '{c}'; topic names allow only letters, digits, '.', '_' and '-'"));
     }
     Ok(())
 }
@@ -43,9 +33,7 @@ fn topic_prefix(value: &Value) -> Result<(), String> {
 fn postgres_dialect(value: &Value) -> Result<(), String> {
     match value {
         Value::Str(d) if d.is_empty() || d == "PostgreSqlDatabaseDialect" => Ok(()),
-        _ => Err(
-            "Hydrate supports PostgreSQL only: leave empty or use PostgreSqlDatabaseDialect".into(),
-        ),
+        _ => Err("Hydrate supports PostgreSQL only: leave empty or use PostgreSqlDatabaseDialect".into()),
     }
 }
 
@@ -60,13 +48,7 @@ pub static KEYS: &[K] = &[
          URL postgres://host:port/database. Hydrate supports PostgreSQL only.",
     )
     .required(),
-    K::new(
-        "connection.user",
-        T::String,
-        I::High,
-        DATABASE,
-        "Database user.",
-    ),
+    K::new("connection.user", T::String, I::High, DATABASE, "Database user."),
     K::new(
         "connection.password",
         T::Password,
@@ -156,12 +138,7 @@ pub static KEYS: &[K] = &[
         "How NUMERIC columns map to Connect types: none (Decimal), precision_only, best_fit \
          or best_fit_eager_double.",
     )
-    .check(Check::OneOfIgnoreCase(&[
-        "none",
-        "precision_only",
-        "best_fit",
-        "best_fit_eager_double",
-    ])),
+    .check(Check::OneOfIgnoreCase(&["none", "precision_only", "best_fit", "best_fit_eager_double"])),
     K::new(
         "dialect.name",
         T::String,
@@ -254,14 +231,8 @@ pub static KEYS: &[K] = &[
     )
     .default("always")
     .check(Check::OneOfIgnoreCase(&["always", "never"])),
-    K::new(
-        "query.suffix",
-        T::String,
-        I::Low,
-        MODE,
-        "Text appended to the end of each generated query.",
-    )
-    .default(""),
+    K::new("query.suffix", T::String, I::Low, MODE, "Text appended to the end of each generated query.")
+        .default(""),
     K::new(
         "transaction.isolation.mode",
         T::String,
@@ -351,13 +322,7 @@ pub static KEYS: &[K] = &[
     )
     .default("0")
     .check(Check::AtLeast(0)),
-    K::new(
-        "db.timezone",
-        T::String,
-        I::Medium,
-        CONNECTOR,
-        "Time zone used for time-based query criteria.",
-    )
-    .default("UTC")
-    .check(Check::Custom(crate::connect::plugins::time_zone)),
+    K::new("db.timezone", T::String, I::Medium, CONNECTOR, "Time zone used for time-based query criteria.")
+        .default("UTC")
+        .check(Check::Custom(crate::connect::plugins::time_zone)),
 ];

@@ -38,20 +38,12 @@ pub fn plugins() -> &'static [&'static PluginDef] {
 
 /// The plugin of a kind answering to `name` (class name or alias).
 pub fn find(name: &str, kinds: &[PluginKind]) -> Option<&'static PluginDef> {
-    plugins()
-        .iter()
-        .copied()
-        .find(|p| kinds.contains(&p.kind) && p.answers_to(name))
+    plugins().iter().copied().find(|p| kinds.contains(&p.kind) && p.answers_to(name))
 }
 
 /// The class names of the plugins of these kinds, for error messages.
 pub fn class_names(kinds: &[PluginKind]) -> String {
-    plugins()
-        .iter()
-        .filter(|p| kinds.contains(&p.kind))
-        .map(|p| p.class_name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    plugins().iter().filter(|p| kinds.contains(&p.kind)).map(|p| p.class_name).collect::<Vec<_>>().join(", ")
 }
 
 /// Time zones as Java and Joda take them: `UTC`, `Z`, fixed offsets such as
@@ -71,9 +63,7 @@ pub(crate) fn time_zone(value: &Value) -> Result<(), String> {
         !s.is_empty()
             && s.split('/').all(|part| {
                 part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
             })
     };
     if tz == "Z" || offset(tz) || name(tz) {
@@ -103,11 +93,7 @@ mod tests {
                 }
             }
         }
-        for keys in [
-            common::CONVERTER_SUB_KEYS,
-            common::TRANSFORM_ALIAS_KEYS,
-            common::PREDICATE_ALIAS_KEYS,
-        ] {
+        for keys in [common::CONVERTER_SUB_KEYS, common::TRANSFORM_ALIAS_KEYS, common::PREDICATE_ALIAS_KEYS] {
             for key in keys {
                 if let DefaultValue::Value(text) = key.default {
                     assert!(key.parse(text, false).is_ok(), "{}", key.name);
@@ -131,32 +117,13 @@ mod tests {
     #[test]
     fn finds_plugins_by_class_and_alias() {
         let connectors = [PluginKind::Source, PluginKind::Sink];
-        assert_eq!(
-            find("JdbcSourceConnector", &connectors).map(|p| p.kind),
-            Some(PluginKind::Source)
-        );
-        assert_eq!(
-            find(s3_sink::CLASS, &connectors).map(|p| p.kind),
-            Some(PluginKind::Sink)
-        );
-        assert!(
-            find(
-                "org.apache.kafka.connect.transforms.ValueToKey",
-                &connectors
-            )
-            .is_none()
-        );
+        assert_eq!(find("JdbcSourceConnector", &connectors).map(|p| p.kind), Some(PluginKind::Source));
+        assert_eq!(find(s3_sink::CLASS, &connectors).map(|p| p.kind), Some(PluginKind::Sink));
+        assert!(find("org.apache.kafka.connect.transforms.ValueToKey", &connectors).is_none());
         let smt = find("InsertField$Value", &[PluginKind::Transformation]);
-        assert_eq!(
-            smt.map(|p| p.class_name),
-            Some("org.apache.kafka.connect.transforms.InsertField$Value")
-        );
+        assert_eq!(smt.map(|p| p.class_name), Some("org.apache.kafka.connect.transforms.InsertField$Value"));
         assert_eq!(plugins().len(), 2 + transforms::PLUGINS.len());
-        assert!(
-            plugins()
-                .windows(2)
-                .all(|w| w[0].class_name < w[1].class_name)
-        );
+        assert!(plugins().windows(2).all(|w| w[0].class_name < w[1].class_name));
     }
 
     #[test]
