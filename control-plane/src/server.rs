@@ -19,6 +19,7 @@ use crate::api::workers::Workers;
 use crate::auth::Tokens;
 use crate::kafka::{KafkaTopics, NoTopics, TopicSource};
 use crate::keys::Keys;
+use crate::offsets::OffsetStore;
 use crate::store::Store;
 
 /// Serves the control plane until `shutdown` is cancelled.
@@ -34,12 +35,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         tracing::warn!("authentication is OFF (--insecure-no-auth): anyone reaching the listener is admin");
     }
     let store = connect_store(&config, &shutdown).await?;
-    let topics: Arc<dyn TopicSource> = match &config.kafka_bootstrap_servers {
+    let (topics, offsets): (Arc<dyn TopicSource>, _) = match &config.kafka_bootstrap_servers {
         Some(bootstrap) => {
             let properties = parse_properties(&config.kafka_properties)?;
-            Arc::new(KafkaTopics::new(bootstrap, &properties).map_err(anyhow::Error::msg)?)
+            let topics = KafkaTopics::new(bootstrap, &properties).map_err(anyhow::Error::msg)?;
+            (Arc::new(topics), Some(OffsetStore::new(bootstrap, &properties)))
         }
-        None => Arc::new(NoTopics),
+        None => (Arc::new(NoTopics), None),
     };
 
     let replica_id =
@@ -62,7 +64,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let connectors = InterceptedService::new(
-        ConnectorServiceServer::new(Connectors::new(store.clone())),
+        ConnectorServiceServer::new(Connectors::new(store.clone(), offsets)),
         tokens.interceptor(),
     );
     let workers = InterceptedService::new(

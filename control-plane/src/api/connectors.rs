@@ -8,9 +8,11 @@ use hydrate_proto::v1::{self, connector_service_server::ConnectorService};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::api::offsets::Offsets;
 use crate::auth::{Role, require};
 use crate::error::{Error, Result};
 use crate::model::{Kind, RestartRequest, StoredSpec, Target};
+use crate::offsets::OffsetStore;
 use crate::status::StatusReader;
 use crate::store::{Expect, Store};
 
@@ -24,12 +26,17 @@ const MAX_CONFIG_KEYS: usize = 2000;
 pub struct Connectors {
     store: Store,
     status: StatusReader,
+    offsets: Offsets,
 }
 
 impl Connectors {
-    /// A service reading and writing `store`.
-    pub fn new(store: Store) -> Connectors {
-        Connectors { status: StatusReader::new(store.clone()), store }
+    /// A service reading and writing `store`, with offsets in `kafka`.
+    pub fn new(store: Store, kafka: Option<OffsetStore>) -> Connectors {
+        Connectors {
+            status: StatusReader::new(store.clone()),
+            offsets: Offsets::new(store.clone(), kafka),
+            store,
+        }
     }
 }
 
@@ -316,12 +323,8 @@ impl ConnectorService for Connectors {
         require(&request, Role::Viewer)?;
         let name = request.into_inner().name;
         check_name(&name)?;
-        self.store.require_spec(&name).await?;
-        Err(Error::FailedPrecondition(format!(
-            "offsets of connector {name} are kept by its tasks in Kafka; reading them through the \
-             control plane is not available in this version"
-        ))
-        .into())
+        let offsets = self.offsets.get(&name).await?;
+        Ok(Response::new(v1::GetConnectorOffsetsResponse { offsets }))
     }
 
     async fn alter_connector_offsets(
@@ -329,12 +332,11 @@ impl ConnectorService for Connectors {
         request: Request<v1::AlterConnectorOffsetsRequest>,
     ) -> Result<Response<v1::AlterConnectorOffsetsResponse>, Status> {
         require(&request, Role::Admin)?;
-        let name = request.into_inner().name;
-        self.require_stopped(&name).await?;
-        Err(Error::FailedPrecondition(format!(
-            "altering the offsets of connector {name} is not available in this version"
-        ))
-        .into())
+        let req = request.into_inner();
+        self.require_stopped(&req.name).await?;
+        let message = self.offsets.alter(&req.name, req.offsets).await?;
+        tracing::info!(connector = %req.name, "offsets altered");
+        Ok(Response::new(v1::AlterConnectorOffsetsResponse { message }))
     }
 
     async fn reset_connector_offsets(
@@ -344,10 +346,9 @@ impl ConnectorService for Connectors {
         require(&request, Role::Admin)?;
         let name = request.into_inner().name;
         self.require_stopped(&name).await?;
-        Err(Error::FailedPrecondition(format!(
-            "resetting the offsets of connector {name} is not available in this version"
-        ))
-        .into())
+        let message = self.offsets.reset(&name).await?;
+        tracing::info!(connector = %name, "offsets reset");
+        Ok(Response::new(v1::ResetConnectorOffsetsResponse { message }))
     }
 
     async fn list_connector_plugins(

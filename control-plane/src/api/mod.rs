@@ -1,4 +1,5 @@
 //! The gRPC services.
 
 pub mod connectors;
+pub mod offsets;
 pub mod workers;

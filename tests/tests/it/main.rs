@@ -3,6 +3,7 @@
 mod clients;
 mod control_plane;
 mod control_plane_ha;
+mod offsets;
 mod stack_etcd;
 mod stack_kafka;
 mod stack_postgres;

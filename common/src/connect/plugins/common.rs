@@ -191,9 +191,9 @@ pub static SOURCE_KEYS: &[K] = &[
         T::String,
         I::Low,
         COMMON,
-        "Separate offsets topic for this connector; Hydrate stores source offsets itself.",
-    )
-    .ignored(),
+        "Separate offsets topic for this connector (default hydrate-offsets); its source \
+         offsets are written there in the same transaction as the records.",
+    ),
 ];
 
 /// Keys of every sink connector.
