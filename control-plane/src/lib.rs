@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod election;
 mod error;
+mod health;
 mod kafka;
 mod keys;
 mod model;
