@@ -67,9 +67,23 @@ impl Error {
     }
 }
 
+/// The longest status message sent. Messages travel in an HTTP/2 header; one
+/// that echoes a huge bad value would make clients drop the connection
+/// (h2 refuses header blocks that large) instead of reading the error.
+const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+
 impl From<Error> for Status {
     fn from(err: Error) -> Status {
-        Status::new(err.code().0, err.to_string())
+        let mut message = err.to_string();
+        if message.len() > MAX_MESSAGE_BYTES {
+            let mut cut = MAX_MESSAGE_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("... (truncated)");
+        }
+        Status::new(err.code().0, message)
     }
 }
 
@@ -105,5 +119,13 @@ mod tests {
         assert_eq!(Status::from(Error::NotFound("connector x".into())).code(), Code::NotFound);
         assert!(Error::Unavailable("etcd".into()).retryable());
         assert!(!Error::FailedPrecondition("stale".into()).retryable());
+    }
+
+    #[test]
+    fn long_messages_are_truncated_on_a_char_boundary() {
+        let status: Status = Error::invalid("config", "é".repeat(10_000)).into();
+        assert!(status.message().starts_with("config: é"));
+        assert!(status.message().ends_with("... (truncated)"));
+        assert!(status.message().len() <= MAX_MESSAGE_BYTES + 20);
     }
 }

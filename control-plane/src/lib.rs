@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod election;
 mod error;
+mod health;
 mod json_struct;
 mod kafka;
 mod keys;

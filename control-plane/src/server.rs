@@ -22,8 +22,16 @@ use crate::keys::Keys;
 use crate::offsets::OffsetStore;
 use crate::store::Store;
 
+/// The largest request message decoded. Above tonic's default of 4 MiB so
+/// that requests a little over a field's own limit (a 1 MiB config, a 64 KiB
+/// trace) reach the handler, which answers INVALID_ARGUMENT naming the field
+/// rather than the transport's RESOURCE_EXHAUSTED.
+const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+
 /// Serves the control plane until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    // tonic's TLS listener builds its rustls config with the process default.
+    hydrate_common::tls::install_crypto_provider();
     let tokens = Tokens::new(
         &config.admin_tokens,
         &config.viewer_tokens,
@@ -55,20 +63,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     ));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<ConnectorServiceServer<Connectors>>().await;
-    health_reporter.set_serving::<WorkerServiceServer<Workers>>().await;
-    health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    let health = tokio::spawn(crate::health::follow_etcd(store.clone(), health_reporter, shutdown.clone()));
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(hydrate_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let connectors = InterceptedService::new(
-        ConnectorServiceServer::new(Connectors::new(store.clone(), offsets)),
+        ConnectorServiceServer::new(Connectors::new(store.clone(), offsets))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
         tokens.interceptor(),
     );
     let workers = InterceptedService::new(
-        WorkerServiceServer::new(Workers::new(store.clone(), config.lease_ttl_seconds)),
+        WorkerServiceServer::new(Workers::new(store.clone(), config.lease_ttl_seconds))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
         tokens.interceptor(),
     );
 
@@ -82,7 +90,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         )?;
     }
     tracing::info!(listen = %config.listen, replica = %replica_id, tls = config.tls_cert.is_some(), "control plane listening");
-    builder
+    let served = builder
         .accept_http1(true)
         // CORS sits outside gRPC-web so preflight requests are answered first.
         .layer(cors_layer())
@@ -92,11 +100,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .add_service(connectors)
         .add_service(workers)
         .serve_with_shutdown(config.listen, shutdown.clone().cancelled_owned())
-        .await?;
+        .await;
+    // Also when serving failed (the port is taken): nothing may outlive run.
     shutdown.cancel();
     let _ = election.await;
+    let _ = health.await;
     tracing::info!("control plane stopped");
-    Ok(())
+    Ok(served?)
 }
 
 /// Connects to etcd, retrying until it answers or shutdown: a control plane

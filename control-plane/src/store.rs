@@ -101,6 +101,17 @@ impl Store {
         call(Client::connect(&self.endpoints, Some(options))).await
     }
 
+    /// Whether etcd answers now: a count-only read under the prefix, bounded
+    /// by `within`.
+    pub async fn ping(&self, within: Duration) -> Result<()> {
+        let mut client = self.client.clone();
+        let read = client.get(self.keys.root(), Some(GetOptions::new().with_prefix().with_count_only()));
+        match tokio::time::timeout(within, read).await {
+            Ok(result) => result.map(|_| ()).map_err(Error::from),
+            Err(_) => Err(Error::Unavailable(format!("etcd did not answer within {within:?}"))),
+        }
+    }
+
     /// The key layout.
     pub fn keys(&self) -> &Keys {
         &self.keys

@@ -1,6 +1,7 @@
 //! A control plane for a test: the real server, in-process, on its own port
 //! and etcd prefix, with clients that carry a bearer token.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use hydrate_control_plane::Config;
@@ -49,49 +50,89 @@ pub type Workers = WorkerServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// A running control plane, stopped when dropped.
 pub struct TestControlPlane {
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` when serving TLS).
     pub endpoint: String,
+    /// The listener's port.
+    pub port: u16,
     cancel: CancellationToken,
 }
 
-impl TestControlPlane {
-    /// Starts a control plane for `scope` with worker leases of `ttl_seconds`.
-    pub async fn start(scope: &TestScope, ttl_seconds: i64) -> TestControlPlane {
+/// Settings of a [`TestControlPlane`] beyond the defaults of
+/// [`TestControlPlane::start`].
+pub struct TestControlPlaneBuilder<'a> {
+    scope: &'a TestScope,
+    ttl_seconds: i64,
+    etcd_endpoints: Option<Vec<String>>,
+    tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl TestControlPlaneBuilder<'_> {
+    /// Uses these etcd endpoints instead of the stack's.
+    pub fn etcd_endpoints(mut self, endpoints: Vec<String>) -> Self {
+        self.etcd_endpoints = Some(endpoints);
+        self
+    }
+
+    /// Serves TLS with this PEM certificate chain and key. The ready-made
+    /// clients (`admin`, `workers`) speak plaintext: build a channel with a
+    /// `ClientTlsConfig` to call a TLS control plane.
+    pub fn tls(mut self, cert: PathBuf, key: PathBuf) -> Self {
+        self.tls = Some((cert, key));
+        self
+    }
+
+    /// Starts the control plane and waits until its port accepts connections.
+    pub async fn start(self) -> TestControlPlane {
         let port = free_port();
+        let scope = self.scope;
         let env = scope.env();
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let (tls_cert, tls_key) = self.tls.unzip();
         let config = Config {
             listen: format!("127.0.0.1:{port}").parse().expect("address"),
-            etcd_endpoints: env.etcd_endpoints(),
+            etcd_endpoints: self.etcd_endpoints.unwrap_or_else(|| env.etcd_endpoints()),
             etcd_prefix: scope.etcd_prefix(),
             admin_tokens: ADMIN_TOKEN.into(),
             viewer_tokens: VIEWER_TOKEN.into(),
             worker_tokens: WORKER_TOKEN.into(),
             insecure_no_auth: false,
-            tls_cert: None,
-            tls_key: None,
-            lease_ttl_seconds: ttl_seconds,
+            tls_cert,
+            tls_key,
+            lease_ttl_seconds: self.ttl_seconds,
             replica_id: Some(format!("{}-cp", scope.id())),
             kafka_bootstrap_servers: Some(env.kafka_bootstrap().to_owned()),
             kafka_properties: Vec::new(),
             log_format: Default::default(),
         };
         let cancel = CancellationToken::new();
-        tokio::spawn(hydrate_control_plane::run(config, cancel.clone()));
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let plane = TestControlPlane { endpoint, cancel };
+        let server = tokio::spawn(hydrate_control_plane::run(config, cancel.clone()));
+        let plane = TestControlPlane { endpoint: format!("{scheme}://127.0.0.1:{port}"), port, cancel };
+        // A TCP connect, not a gRPC one, so this works whatever the listener speaks.
         wait_for("control plane to listen", Duration::from_secs(20), || {
-            let endpoint = plane.endpoint.clone();
+            let finished = server.is_finished();
             async move {
-                Ok(Channel::from_shared(endpoint)
-                    .map_err(|e| e.to_string())?
-                    .connect()
-                    .await
-                    .ok()
-                    .map(|_| ()))
+                if finished {
+                    return Err("the control plane exited".to_owned());
+                }
+                Ok(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ()))
             }
         })
         .await;
         plane
+    }
+}
+
+impl TestControlPlane {
+    /// Starts a control plane for `scope` with worker leases of `ttl_seconds`,
+    /// on the stack's etcd, without TLS.
+    pub async fn start(scope: &TestScope, ttl_seconds: i64) -> TestControlPlane {
+        Self::builder(scope, ttl_seconds).start().await
+    }
+
+    /// A control plane for `scope` with worker leases of `ttl_seconds`, to
+    /// configure further before [`TestControlPlaneBuilder::start`].
+    pub fn builder(scope: &TestScope, ttl_seconds: i64) -> TestControlPlaneBuilder<'_> {
+        TestControlPlaneBuilder { scope, ttl_seconds, etcd_endpoints: None, tls: None }
     }
 
     fn channel(&self) -> Channel {

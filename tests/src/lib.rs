@@ -9,6 +9,7 @@
 
 pub mod control_plane;
 pub mod env;
+pub mod etcd;
 pub mod process;
 pub mod s3;
 pub mod scope;

@@ -45,24 +45,43 @@ fn check_name(name: &str) -> Result<()> {
     connect::validate_connector_name(name).map_err(|reason| Error::invalid("name", reason))
 }
 
-/// The configuration map of a request, from its entries or its JSON text.
-fn config_of(name: Option<&str>, config: Option<v1::ConnectorConfig>) -> Result<BTreeMap<String, String>> {
+/// The configuration of a request: given, and within the size limits.
+fn config_source(config: Option<v1::ConnectorConfig>) -> Result<v1::connector_config::Source> {
     let source = config
         .and_then(|c| c.source)
         .ok_or_else(|| Error::invalid("config", "must be given, as entries or as json"))?;
-    let map = match source {
+    match &source {
         v1::connector_config::Source::Entries(entries) => {
             if entries.values.len() > MAX_CONFIG_KEYS {
                 return Err(Error::invalid("config.entries", format!("more than {MAX_CONFIG_KEYS} keys")));
             }
-            entries.values.into_iter().collect()
+            let bytes: usize = entries.values.iter().map(|(k, v)| k.len() + v.len()).sum();
+            if bytes > MAX_CONFIG_BYTES {
+                return Err(Error::invalid(
+                    "config.entries",
+                    format!("larger than {MAX_CONFIG_BYTES} bytes"),
+                ));
+            }
         }
         v1::connector_config::Source::Json(text) => {
             if text.len() > MAX_CONFIG_BYTES {
                 return Err(Error::invalid("config.json", format!("larger than {MAX_CONFIG_BYTES} bytes")));
             }
+        }
+    }
+    Ok(source)
+}
+
+/// The configuration map of a request's entries or JSON text.
+fn config_map(name: Option<&str>, source: v1::connector_config::Source) -> Result<BTreeMap<String, String>> {
+    let map: BTreeMap<String, String> = match source {
+        v1::connector_config::Source::Entries(entries) => entries.values.into_iter().collect(),
+        v1::connector_config::Source::Json(text) => {
             let input = connect::parse_connector_json(&text)
                 .map_err(|e| Error::invalid("config.json", e.to_string()))?;
+            if input.config.len() > MAX_CONFIG_KEYS {
+                return Err(Error::invalid("config.json", format!("more than {MAX_CONFIG_KEYS} keys")));
+            }
             if let (Some(inner), Some(name)) = (&input.name, name)
                 && inner != name
             {
@@ -86,6 +105,11 @@ fn config_of(name: Option<&str>, config: Option<v1::ConnectorConfig>) -> Result<
         ));
     }
     Ok(map)
+}
+
+/// The configuration map of a request, from its entries or its JSON text.
+fn config_of(name: Option<&str>, config: Option<v1::ConnectorConfig>) -> Result<BTreeMap<String, String>> {
+    config_map(name, config_source(config)?)
 }
 
 fn kind_of(validation: &Validation) -> Result<Kind> {
@@ -236,19 +260,20 @@ impl ConnectorService for Connectors {
         request: Request<v1::ValidateConnectorConfigRequest>,
     ) -> Result<Response<v1::ValidateConnectorConfigResponse>, Status> {
         require(&request, Role::Viewer)?;
-        let config = match config_of(None, request.into_inner().config) {
-            Ok(config) => config,
-            // A JSON syntax error is a validation result, not a failed call.
-            Err(Error::InvalidArgument { field, reason }) if field == "config.json" => {
-                return Ok(Response::new(v1::ValidateConnectorConfigResponse {
-                    name: String::new(),
-                    error_count: 1,
-                    configs: Vec::new(),
-                    errors: vec![reason],
-                }));
-            }
-            Err(err) => return Err(err.into()),
-        };
+        // A missing or oversized configuration is a bad request; JSON that
+        // does not parse is a validation result, like any other mistake in it.
+        let source = config_source(request.into_inner().config)?;
+        if let v1::connector_config::Source::Json(text) = &source
+            && let Err(err) = connect::parse_connector_json(text)
+        {
+            return Ok(Response::new(v1::ValidateConnectorConfigResponse {
+                name: String::new(),
+                error_count: 1,
+                configs: Vec::new(),
+                errors: vec![err.to_string()],
+            }));
+        }
+        let config = config_map(None, source)?;
         Ok(Response::new(validation_to_proto(&connect::validate(&config))))
     }
 

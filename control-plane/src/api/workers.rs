@@ -13,6 +13,13 @@ use crate::error::{Error, Result};
 use crate::model::{AssignmentRecord, Kind, RunState, Snapshot, TaskStatusRecord, WorkerRecord};
 use crate::store::Store;
 
+/// Longest failure trace a task may report.
+const MAX_TRACE_BYTES: usize = 64 * 1024;
+/// Most snapshot progress entries in one report (one per table).
+const MAX_SNAPSHOTS: usize = 10_000;
+/// Longest table name in a snapshot progress entry (a quoted schema and name).
+const MAX_TABLE_NAME_BYTES: usize = 512;
+
 /// The worker service over the etcd store.
 #[derive(Clone)]
 pub struct Workers {
@@ -29,6 +36,9 @@ impl Workers {
     /// The worker's record, if it is registered under `lease_id`.
     async fn registered(&self, worker_id: &str, lease_id: i64) -> Result<WorkerRecord> {
         check_worker_id(worker_id)?;
+        if lease_id == 0 {
+            return Err(Error::invalid("lease_id", "must be given: the lease RegisterWorker granted"));
+        }
         match self.store.get_worker(worker_id).await? {
             Some(record) if record.lease_id == lease_id => Ok(record),
             _ => Err(Error::NotFound(format!(
@@ -117,6 +127,9 @@ impl WorkerService for Workers {
         check_worker_id(&worker_id)?;
         if req.address.len() > 512 {
             return Err(Error::invalid("address", "longer than 512 characters").into());
+        }
+        if req.version.len() > 128 {
+            return Err(Error::invalid("version", "longer than 128 characters").into());
         }
         // Re-registering an id replaces the old registration: its lease goes,
         // and with it the old tasks, which move with a new epoch.
@@ -209,8 +222,18 @@ impl WorkerService for Workers {
         let req = request.into_inner();
         let state =
             RunState::from_proto(req.state()).ok_or_else(|| Error::invalid("state", "must be set"))?;
-        if req.trace.len() > 64 * 1024 {
+        if req.trace.len() > MAX_TRACE_BYTES {
             return Err(Error::invalid("trace", "longer than 64 KiB").into());
+        }
+        if req.snapshots.len() > MAX_SNAPSHOTS {
+            return Err(Error::invalid("snapshots", format!("more than {MAX_SNAPSHOTS} tables")).into());
+        }
+        if req.snapshots.iter().any(|s| s.table.is_empty() || s.table.len() > MAX_TABLE_NAME_BYTES) {
+            return Err(Error::invalid(
+                "snapshots.table",
+                format!("must be 1 to {MAX_TABLE_NAME_BYTES} bytes long"),
+            )
+            .into());
         }
         let (connector, task) = task_of(req.task)?;
         check_worker_id(&req.worker_id)?;

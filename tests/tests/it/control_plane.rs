@@ -146,11 +146,10 @@ async fn bad_requests_auth_and_conflicts_get_the_right_codes() {
         .unwrap_err();
     assert_eq!(no_config.code(), Code::InvalidArgument);
     assert!(no_config.message().starts_with("config:"), "{}", no_config.message());
-    let huge = admin.put_connector_config(put("x", "x".repeat(2 * 1024 * 1024))).await.unwrap_err();
-    assert!(
-        matches!(huge.code(), Code::InvalidArgument | Code::OutOfRange | Code::ResourceExhausted),
-        "{huge:?}"
-    );
+    // Above tonic's default 4 MiB message limit: the handler still answers.
+    let huge = admin.put_connector_config(put("x", "x".repeat(5 * 1024 * 1024))).await.unwrap_err();
+    assert_eq!(huge.code(), Code::InvalidArgument, "{huge:?}");
+    assert!(huge.message().starts_with("config.json:"), "{}", huge.message());
 
     let anonymous = cp.connectors(None).get_connector(get("x")).await.unwrap_err();
     assert_eq!(anonymous.code(), Code::Unauthenticated);

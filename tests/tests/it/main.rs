@@ -2,6 +2,7 @@
 
 mod clients;
 mod control_plane;
+mod control_plane_edges;
 mod control_plane_ha;
 mod offsets;
 mod stack_etcd;
