@@ -2,6 +2,7 @@
 
 pub mod connect;
 pub mod offsets;
+pub mod record;
 pub mod telemetry;
 pub mod tls;
 pub mod worker;
