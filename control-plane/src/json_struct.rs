@@ -23,7 +23,12 @@ fn to_value(value: &Value, path: &str) -> Result<ProtoValue, String> {
         Value::Bool(b) => Kind::BoolValue(*b),
         Value::Number(n) => {
             let f = n.as_f64().ok_or_else(|| format!("{path}: not a number"))?;
-            if (n.is_i64() || n.is_u64()) && f.abs() > MAX_EXACT {
+            let inexact = match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => i.unsigned_abs() > MAX_EXACT as u64,
+                (None, Some(u)) => u > MAX_EXACT as u64,
+                _ => false,
+            };
+            if inexact {
                 return Err(format!("{path}: {n} cannot be carried exactly (beyond 2^53)"));
             }
             Kind::NumberValue(f)
