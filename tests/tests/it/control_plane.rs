@@ -84,6 +84,23 @@ async fn seed_configs_are_stored_listed_and_never_show_secrets() {
     );
     assert!(!seen.contains("hydrate-secret"), "a secret leaked into a response");
 
+    // A config-provider reference is stored and shown as written: it is
+    // resolved only on the worker that runs the task.
+    let with_reference = seed(SEEDS[0]).replace("\"hydrate-secret\"", "\"${env:PG_PASSWORD}\"");
+    admin.put_connector_config(put("with_reference", with_reference)).await.expect("put with a reference");
+    let shown = admin
+        .get_connector(v1::GetConnectorRequest { name: "with_reference".into() })
+        .await
+        .expect("get")
+        .into_inner()
+        .connector
+        .expect("connector");
+    assert_eq!(shown.config["connection.password"], "${env:PG_PASSWORD}");
+    admin
+        .delete_connector(v1::DeleteConnectorRequest { name: "with_reference".into() })
+        .await
+        .expect("delete");
+
     // A new replica over the same etcd prefix sees everything: state is in etcd.
     drop(cp);
     let restarted = TestControlPlane::start(&scope, 5).await;
@@ -386,4 +403,115 @@ async fn pause_stop_and_delete_reach_the_worker() {
     assert_eq!(gone.code(), Code::NotFound);
     assert_eq!(by_state.len(), 2);
     keep.abort();
+}
+
+async fn next(
+    stream: &mut tonic::Streaming<v1::WatchConnectorStatusResponse>,
+) -> v1::WatchConnectorStatusResponse {
+    tokio::time::timeout(Duration::from_secs(15), stream.message())
+        .await
+        .expect("a status change within 15 s")
+        .expect("stream")
+        .expect("open stream")
+}
+
+#[tokio::test]
+async fn status_stream_follows_changes_live() {
+    let scope = TestScope::new("cp_watch");
+    let cp = TestControlPlane::start(&scope, 5).await;
+    let mut admin = cp.admin();
+    let name = SEEDS[4];
+    admin.put_connector_config(put(name, seed(name))).await.expect("put");
+    let mut stream = cp
+        .connectors(Some(VIEWER_TOKEN))
+        .watch_connector_status(v1::WatchConnectorStatusRequest { name: String::new() })
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next(&mut stream).await;
+    assert_eq!(first.status.as_ref().map(|s| s.name.as_str()), Some(name));
+    assert_eq!(first.status.as_ref().map(|s| s.state()), Some(v1::State::Running));
+
+    admin.pause_connector(v1::PauseConnectorRequest { name: name.into() }).await.expect("pause");
+    loop {
+        let update = next(&mut stream).await;
+        if update.status.as_ref().is_some_and(|s| s.state() == v1::State::Paused) {
+            break;
+        }
+    }
+    admin.delete_connector(v1::DeleteConnectorRequest { name: name.into() }).await.expect("delete");
+    loop {
+        let update = next(&mut stream).await;
+        if update.deleted {
+            assert_eq!(update.status.map(|s| s.name), Some(name.to_owned()));
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_puts_never_lose_an_update_silently() {
+    let scope = TestScope::new("cp_race");
+    let cp = TestControlPlane::start(&scope, 5).await;
+    let name = SEEDS[4];
+    cp.admin().put_connector_config(put(name, seed(name))).await.expect("create");
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let mut admin = cp.admin();
+            let config = seed(name).replace("\"flush.size\": 100", &format!("\"flush.size\": {}", 1000 + i));
+            tokio::spawn(async move { (1000 + i, admin.put_connector_config(put(name, config)).await) })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for writer in writers {
+        let (size, result) = writer.await.expect("writer");
+        match result {
+            Ok(response) => {
+                let revision = response.into_inner().connector.expect("info").revision;
+                won.push((revision, size));
+            }
+            // The loser is told, and may read again and retry.
+            Err(status) => assert_eq!(status.code(), Code::Aborted, "{status:?}"),
+        }
+    }
+    assert!(!won.is_empty(), "at least one writer wins");
+    won.sort();
+    let revisions: std::collections::BTreeSet<i64> = won.iter().map(|(r, _)| *r).collect();
+    assert_eq!(revisions.len(), won.len(), "every accepted write has its own revision");
+    let stored = cp
+        .admin()
+        .get_connector(v1::GetConnectorRequest { name: name.into() })
+        .await
+        .expect("get")
+        .into_inner()
+        .connector
+        .expect("info");
+    let (last_revision, last_size) = *won.last().expect("a winner");
+    assert_eq!(stored.revision, last_revision);
+    assert_eq!(
+        stored.config["flush.size"],
+        last_size.to_string(),
+        "the stored config is the last accepted write"
+    );
+
+    // Read-modify-write from the same revision: exactly one writer wins.
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let mut admin = cp.admin();
+            let config = seed(name).replace("\"flush.size\": 100", &format!("\"flush.size\": {}", 2000 + i));
+            let mut request = put(name, config);
+            request.expected_revision = stored.revision;
+            tokio::spawn(async move { admin.put_connector_config(request).await.map(|_| 2000 + i) })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for writer in writers {
+        match writer.await.expect("writer") {
+            Ok(size) => winners.push(size),
+            Err(status) => assert_eq!(status.code(), Code::Aborted, "{status:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "compare-and-swap on the revision: one winner, {winners:?}");
+    let stored = cp.admin().get_connector(v1::GetConnectorRequest { name: name.into() }).await.expect("get");
+    assert_eq!(stored.into_inner().connector.expect("info").config["flush.size"], winners[0].to_string());
 }
