@@ -7,8 +7,11 @@
 //! caches); [`apply_chain`] is the one-shot form.
 
 mod extract_field;
+mod hoist_field;
 mod insert_field;
+mod mask_field;
 mod predicate;
+mod regex_router;
 mod replace_field;
 mod value_to_key;
 
@@ -16,8 +19,11 @@ use super::{Record, Schema, SchemaAndValue, SchemaBuilder, Struct, Value};
 use crate::connect::{Side, Transform, TransformSpec};
 
 use extract_field::ExtractField;
+use hoist_field::HoistField;
 use insert_field::InsertField;
+use mask_field::MaskField;
 use predicate::CompiledPredicate;
+use regex_router::RegexRouter;
 use replace_field::ReplaceField;
 use value_to_key::ValueToKey;
 
@@ -70,6 +76,9 @@ enum Op {
     ExtractField(ExtractField),
     InsertField(InsertField),
     ReplaceField(ReplaceField),
+    MaskField(MaskField),
+    HoistField(HoistField),
+    RegexRouter(RegexRouter),
     Filter,
 }
 
@@ -93,6 +102,9 @@ impl TransformChain {
                 Op::ExtractField(t) => t.apply(record),
                 Op::InsertField(t) => t.apply(record),
                 Op::ReplaceField(t) => t.apply(record),
+                Op::MaskField(t) => t.apply(record),
+                Op::HoistField(t) => t.apply(record),
+                Op::RegexRouter(t) => t.apply(record),
                 Op::Filter => return Ok(None),
             };
             record = result.map_err(|message| TransformError::Data { alias: step.alias.clone(), message })?;
@@ -120,6 +132,13 @@ impl Step {
                     renames.clone(),
                     *replace_null_with_default,
                 ))
+            }
+            Transform::MaskField { side, fields, replacement, replace_null_with_default } => Op::MaskField(
+                MaskField::new(*side, fields.clone(), replacement.clone(), *replace_null_with_default),
+            ),
+            Transform::HoistField { side, field } => Op::HoistField(HoistField::new(*side, field.clone())),
+            Transform::RegexRouter { regex, replacement } => {
+                Op::RegexRouter(RegexRouter::new(regex, replacement).map_err(config)?)
             }
             Transform::Filter => Op::Filter,
             other => return Err(config(format!("{} is not implemented yet", transform_name(other)))),
