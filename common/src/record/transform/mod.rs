@@ -7,6 +7,7 @@
 //! caches); [`apply_chain`] is the one-shot form.
 
 mod extract_field;
+mod flatten;
 mod hoist_field;
 mod insert_field;
 mod mask_field;
@@ -19,6 +20,7 @@ use super::{Record, Schema, SchemaAndValue, SchemaBuilder, Struct, Value};
 use crate::connect::{Side, Transform, TransformSpec};
 
 use extract_field::ExtractField;
+use flatten::Flatten;
 use hoist_field::HoistField;
 use insert_field::InsertField;
 use mask_field::MaskField;
@@ -78,6 +80,7 @@ enum Op {
     ReplaceField(ReplaceField),
     MaskField(MaskField),
     HoistField(HoistField),
+    Flatten(Flatten),
     RegexRouter(RegexRouter),
     Filter,
 }
@@ -104,6 +107,7 @@ impl TransformChain {
                 Op::ReplaceField(t) => t.apply(record),
                 Op::MaskField(t) => t.apply(record),
                 Op::HoistField(t) => t.apply(record),
+                Op::Flatten(t) => t.apply(record),
                 Op::RegexRouter(t) => t.apply(record),
                 Op::Filter => return Ok(None),
             };
@@ -137,6 +141,7 @@ impl Step {
                 MaskField::new(*side, fields.clone(), replacement.clone(), *replace_null_with_default),
             ),
             Transform::HoistField { side, field } => Op::HoistField(HoistField::new(*side, field.clone())),
+            Transform::Flatten { side, delimiter } => Op::Flatten(Flatten::new(*side, delimiter.clone())),
             Transform::RegexRouter { regex, replacement } => {
                 Op::RegexRouter(RegexRouter::new(regex, replacement).map_err(config)?)
             }
