@@ -6,10 +6,12 @@
 //! [`TransformChain`] compiles a connector's chain once (regexes, per-schema
 //! caches); [`apply_chain`] is the one-shot form.
 
+mod cast;
 mod extract_field;
 mod flatten;
 mod hoist_field;
 mod insert_field;
+mod java_text;
 mod mask_field;
 mod predicate;
 mod regex_router;
@@ -19,6 +21,7 @@ mod value_to_key;
 use super::{Record, Schema, SchemaAndValue, SchemaBuilder, Struct, Value};
 use crate::connect::{Side, Transform, TransformSpec};
 
+use cast::Cast;
 use extract_field::ExtractField;
 use flatten::Flatten;
 use hoist_field::HoistField;
@@ -81,6 +84,7 @@ enum Op {
     MaskField(MaskField),
     HoistField(HoistField),
     Flatten(Flatten),
+    Cast(Cast),
     RegexRouter(RegexRouter),
     Filter,
 }
@@ -108,6 +112,7 @@ impl TransformChain {
                 Op::MaskField(t) => t.apply(record),
                 Op::HoistField(t) => t.apply(record),
                 Op::Flatten(t) => t.apply(record),
+                Op::Cast(t) => t.apply(record),
                 Op::RegexRouter(t) => t.apply(record),
                 Op::Filter => return Ok(None),
             };
@@ -141,6 +146,9 @@ impl Step {
                 MaskField::new(*side, fields.clone(), replacement.clone(), *replace_null_with_default),
             ),
             Transform::HoistField { side, field } => Op::HoistField(HoistField::new(*side, field.clone())),
+            Transform::Cast { side, spec, replace_null_with_default } => {
+                Op::Cast(Cast::new(*side, spec.clone(), *replace_null_with_default))
+            }
             Transform::Flatten { side, delimiter } => Op::Flatten(Flatten::new(*side, delimiter.clone())),
             Transform::RegexRouter { regex, replacement } => {
                 Op::RegexRouter(RegexRouter::new(regex, replacement).map_err(config)?)
