@@ -7,6 +7,7 @@
 //! caches); [`apply_chain`] is the one-shot form.
 
 mod cast;
+mod date_format;
 mod extract_field;
 mod flatten;
 mod hoist_field;
@@ -16,6 +17,7 @@ mod mask_field;
 mod predicate;
 mod regex_router;
 mod replace_field;
+mod timestamp_converter;
 mod value_to_key;
 
 use super::{Record, Schema, SchemaAndValue, SchemaBuilder, Struct, Value};
@@ -30,6 +32,7 @@ use mask_field::MaskField;
 use predicate::CompiledPredicate;
 use regex_router::RegexRouter;
 use replace_field::ReplaceField;
+use timestamp_converter::TimestampConverter;
 use value_to_key::ValueToKey;
 
 /// A transform failed. Retrying the same record never helps.
@@ -43,7 +46,7 @@ pub enum TransformError {
         /// What is wrong.
         message: String,
     },
-    /// The chain cannot be built (a bad regex, a transform not implemented).
+    /// The chain cannot be built (a regex or date format it cannot compile).
     #[error("transform {alias}: {message}")]
     Config {
         /// The transform's alias.
@@ -85,13 +88,14 @@ enum Op {
     HoistField(HoistField),
     Flatten(Flatten),
     Cast(Cast),
+    TimestampConverter(TimestampConverter),
     RegexRouter(RegexRouter),
     Filter,
 }
 
 impl TransformChain {
-    /// Compiles `chain`; fails on a predicate regex the engine cannot
-    /// compile or a transform it does not implement yet.
+    /// Compiles `chain`; fails on a regex or date format the engine cannot
+    /// compile.
     pub fn new(chain: &[TransformSpec]) -> Result<Self, TransformError> {
         let steps = chain.iter().map(Step::new).collect::<Result<_, _>>()?;
         Ok(Self { steps })
@@ -113,6 +117,7 @@ impl TransformChain {
                 Op::HoistField(t) => t.apply(record),
                 Op::Flatten(t) => t.apply(record),
                 Op::Cast(t) => t.apply(record),
+                Op::TimestampConverter(t) => t.apply(record),
                 Op::RegexRouter(t) => t.apply(record),
                 Op::Filter => return Ok(None),
             };
@@ -149,12 +154,29 @@ impl Step {
             Transform::Cast { side, spec, replace_null_with_default } => {
                 Op::Cast(Cast::new(*side, spec.clone(), *replace_null_with_default))
             }
+            Transform::TimestampConverter {
+                side,
+                field,
+                target,
+                format,
+                unix_precision,
+                replace_null_with_default,
+            } => Op::TimestampConverter(
+                TimestampConverter::new(
+                    *side,
+                    field.clone(),
+                    *target,
+                    format.as_deref(),
+                    *unix_precision,
+                    *replace_null_with_default,
+                )
+                .map_err(config)?,
+            ),
             Transform::Flatten { side, delimiter } => Op::Flatten(Flatten::new(*side, delimiter.clone())),
             Transform::RegexRouter { regex, replacement } => {
                 Op::RegexRouter(RegexRouter::new(regex, replacement).map_err(config)?)
             }
             Transform::Filter => Op::Filter,
-            other => return Err(config(format!("{} is not implemented yet", transform_name(other)))),
         };
         let predicate = spec
             .predicate
@@ -163,22 +185,6 @@ impl Step {
             .transpose()
             .map_err(config)?;
         Ok(Self { alias: spec.alias.clone(), op, predicate, negate: spec.negate })
-    }
-}
-
-fn transform_name(t: &Transform) -> &'static str {
-    match t {
-        Transform::ValueToKey { .. } => "ValueToKey",
-        Transform::ExtractField { .. } => "ExtractField",
-        Transform::InsertField { .. } => "InsertField",
-        Transform::ReplaceField { .. } => "ReplaceField",
-        Transform::MaskField { .. } => "MaskField",
-        Transform::Cast { .. } => "Cast",
-        Transform::TimestampConverter { .. } => "TimestampConverter",
-        Transform::RegexRouter { .. } => "RegexRouter",
-        Transform::Flatten { .. } => "Flatten",
-        Transform::HoistField { .. } => "HoistField",
-        Transform::Filter => "Filter",
     }
 }
 
