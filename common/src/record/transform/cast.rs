@@ -208,7 +208,12 @@ fn cast_value(schema: Option<&Schema>, value: Value, to: CastType) -> Result<Val
         (CastType::Float32, Num::Float(f)) => Value::Float32(f as f32),
         (CastType::Float64, Num::Int(i)) => Value::Float64(i as f64),
         (CastType::Float64, Num::Float(f)) => Value::Float64(f),
-        (CastType::Boolean | CastType::String, _) => unreachable!("handled above"),
+        // Returned above; kept total so no panic path exists.
+        (CastType::Boolean, n) => {
+            Value::Boolean(matches!(n, Num::Int(i) if i != 0) || matches!(n, Num::Float(f) if f as i64 != 0))
+        }
+        (CastType::String, Num::Int(i)) => Value::String(i.to_string()),
+        (CastType::String, Num::Float(f)) => Value::String(double_string(f)),
     })
 }
 
@@ -255,7 +260,8 @@ fn parse_as(s: &str, to: CastType) -> Result<Value, String> {
         CastType::Int64 => Value::Int64(s.parse().map_err(|_| bad())?),
         CastType::Float32 => Value::Float32(float(s)? as f32),
         CastType::Float64 => Value::Float64(float(s)?),
-        CastType::Boolean | CastType::String => unreachable!("handled by cast_value"),
+        CastType::Boolean => Value::Boolean(s.eq_ignore_ascii_case("true")),
+        CastType::String => Value::from(s),
     })
 }
 

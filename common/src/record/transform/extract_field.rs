@@ -36,6 +36,9 @@ impl ExtractField {
                 SchemaAndValue::schemaless(value)
             }
             Some(schema) => {
+                // Kafka checks the value's shape before looking the field up.
+                let value =
+                    if value.is_null() { value } else { Value::Struct(require_struct(value, PURPOSE)?) };
                 let field_schema =
                     self.field_schema(&schema).ok_or_else(|| format!("Unknown field: {}", self.original))?;
                 let value = if value.is_null() { Value::Null } else { self.value_in_struct(value)? };
@@ -162,6 +165,8 @@ mod tests {
         assert_eq!(out.key, SchemaAndValue::new(Schema::of(SchemaType::Int32), Value::Null));
         let t = ExtractField::new(Side::Value, "a", false, true).unwrap();
         assert!(t.apply(Record::new("t", SchemaAndValue::schemaless(Value::Int32(1)))).is_err());
+        let int = SchemaAndValue::new(Schema::of(SchemaType::Int32), Value::Int32(1));
+        assert!(t.apply(Record::new("t", int)).unwrap_err().contains("Only Struct objects"));
     }
 
     #[test]
