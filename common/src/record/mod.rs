@@ -5,6 +5,7 @@
 //! - [`Value`], [`Struct`], [`Decimal`]: Connect data.
 //! - [`Record`], [`SchemaAndValue`], [`Header`]: what flows through transforms.
 //! - [`JsonConverter`]: `org.apache.kafka.connect.json.JsonConverter`, byte for byte.
+//! - [`transform`]: Kafka's single message transforms and predicates.
 
 mod connect_record;
 mod decimal;
@@ -14,6 +15,8 @@ mod json_schema;
 mod json_writer;
 mod schema;
 mod value;
+
+pub mod transform;
 
 pub use connect_record::{Header, Record, SchemaAndValue};
 pub use decimal::Decimal;
