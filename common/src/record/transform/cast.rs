@@ -80,7 +80,7 @@ impl Cast {
 
     fn updated_schema(&self, schema: &Schema) -> Result<Schema, String> {
         let mut builder = match &self.spec {
-            CastSpec::Whole(to) => copy_names(schema, SchemaBuilder::new(schema_type(*to))),
+            CastSpec::Whole(to) => super::copy_schema_basics(schema, SchemaBuilder::new(schema_type(*to))),
             CastSpec::Fields(_) => {
                 let mut builder = struct_builder_like(schema);
                 for field in schema.fields() {
@@ -108,23 +108,6 @@ impl Cast {
         }
         Ok(builder.build())
     }
-}
-
-/// `SchemaUtil.copySchemaBasics` onto a builder of another type.
-fn copy_names(schema: &Schema, mut builder: SchemaBuilder) -> SchemaBuilder {
-    if let Some(name) = schema.name() {
-        builder = builder.name(name);
-    }
-    if let Some(version) = schema.version() {
-        builder = builder.version(version);
-    }
-    if let Some(doc) = schema.doc() {
-        builder = builder.doc(doc);
-    }
-    for (k, v) in schema.parameters() {
-        builder = builder.parameter(k.clone(), v.clone());
-    }
-    builder
 }
 
 fn schema_type(to: CastType) -> SchemaType {

@@ -156,24 +156,12 @@ fn leaf_count(schema: &Schema) -> usize {
 /// Connect's `SchemaUtil.copySchemaBasics(Schema)`: type, element schemas,
 /// name, version, doc and parameters; no optionality or default.
 fn copy_basics(schema: &Schema) -> SchemaBuilder {
-    let mut builder = match (schema.schema_type(), schema.key_schema(), schema.value_schema()) {
+    let builder = match (schema.schema_type(), schema.key_schema(), schema.value_schema()) {
         (SchemaType::Array, _, Some(v)) => SchemaBuilder::array(v.clone()),
         (SchemaType::Map, Some(k), Some(v)) => SchemaBuilder::map(k.clone(), v.clone()),
         (ty, _, _) => SchemaBuilder::new(ty),
     };
-    if let Some(name) = schema.name() {
-        builder = builder.name(name);
-    }
-    if let Some(version) = schema.version() {
-        builder = builder.version(version);
-    }
-    if let Some(doc) = schema.doc() {
-        builder = builder.doc(doc);
-    }
-    for (k, v) in schema.parameters() {
-        builder = builder.parameter(k.clone(), v.clone());
-    }
-    builder
+    super::copy_schema_basics(schema, builder)
 }
 
 #[cfg(test)]

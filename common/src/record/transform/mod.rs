@@ -295,7 +295,12 @@ pub(crate) fn struct_get(s: &Struct, name: &str, replace_null_with_default: bool
 /// Connect's `SchemaUtil.copySchemaBasics` onto a new struct builder: name,
 /// version, doc and parameters (not optionality or default).
 pub(crate) fn struct_builder_like(schema: &Schema) -> SchemaBuilder {
-    let mut builder = SchemaBuilder::struct_();
+    copy_schema_basics(schema, SchemaBuilder::struct_())
+}
+
+/// Connect's `SchemaUtil.copySchemaBasics`: name, version, doc and
+/// parameters of `schema` onto `builder`.
+pub(crate) fn copy_schema_basics(schema: &Schema, mut builder: SchemaBuilder) -> SchemaBuilder {
     if let Some(name) = schema.name() {
         builder = builder.name(name);
     }
