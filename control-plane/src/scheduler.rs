@@ -194,6 +194,5 @@ pub async fn reconcile(
             store.clear_restart(name, restart.revision).await?;
         }
     }
-    // Assignments of connectors that are gone entirely.
     Ok(())
 }

@@ -411,7 +411,9 @@ impl Store {
     ) -> Result<bool> {
         let epoch_key = self.keys.epoch(&record.connector, record.task);
         let mut ops = Vec::new();
-        if let Some(previous) = previous_worker {
+        // Same worker: the put below replaces the key (etcd refuses a
+        // transaction that touches one key twice).
+        if let Some(previous) = previous_worker.filter(|p| *p != worker.worker_id) {
             ops.push(TxnOp::delete(self.keys.assignment(previous, &record.connector, record.task), None));
         }
         ops.push(TxnOp::put(epoch_key.as_str(), encode(&record.epoch)?, None));

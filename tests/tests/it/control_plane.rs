@@ -270,7 +270,11 @@ async fn tasks_move_to_a_live_worker_with_a_higher_epoch_when_one_dies() {
             epoch: task_a.epoch,
             state: v1::State::Failed as i32,
             trace: "relation \"public.nope\" does not exist".into(),
-            snapshots: Vec::new(),
+            snapshots: vec![v1::SnapshotProgress {
+                table: "public.address".into(),
+                rows_done: 150,
+                rows_estimated: 603,
+            }],
         })
         .await
         .expect("report");
@@ -285,6 +289,47 @@ async fn tasks_move_to_a_live_worker_with_a_higher_epoch_when_one_dies() {
     assert_eq!(failed.state(), v1::State::Failed);
     assert_eq!(failed.worker_id, a);
     assert!(failed.trace.contains("does not exist"));
+    assert_eq!(failed.snapshots.first().map(|p| (p.rows_done, p.rows_estimated)), Some((150, 603)));
+    let healthy = status.tasks.iter().find(|t| t.id != id.task).expect("the other task").clone();
+
+    // Restart only what failed: that task gets a new epoch on the same
+    // worker; the other keeps its epoch.
+    admin
+        .restart_connector(v1::RestartConnectorRequest {
+            name: "src".into(),
+            include_tasks: true,
+            only_failed: true,
+        })
+        .await
+        .expect("restart");
+    let restarted = wait_for("the failed task to restart", Duration::from_secs(10), || {
+        let mut admin = admin.clone();
+        let (a, id) = (a.clone(), id.clone());
+        async move {
+            let status = admin
+                .get_connector_status(v1::GetConnectorStatusRequest { name: "src".into() })
+                .await
+                .map_err(|e| e.to_string())?
+                .into_inner()
+                .status
+                .ok_or("no status")?;
+            Ok(status
+                .tasks
+                .into_iter()
+                .find(|t| t.id == id.task && t.worker_id == a && t.epoch > task_a.epoch))
+        }
+    })
+    .await;
+    assert_eq!(restarted.state(), v1::State::Unassigned, "the old epoch's FAILED report no longer counts");
+    let after = admin
+        .get_connector_status(v1::GetConnectorStatusRequest { name: "src".into() })
+        .await
+        .expect("status")
+        .into_inner()
+        .status
+        .expect("status");
+    let other = after.tasks.iter().find(|t| t.id == healthy.id).expect("the other task");
+    assert_eq!(other.epoch, healthy.epoch, "only the failed task restarted");
 
     // Worker a dies (no more renewals): its task moves to b, with a higher epoch.
     keep_a.abort();
@@ -392,6 +437,22 @@ async fn pause_stop_and_delete_reach_the_worker() {
     admin.resume_connector(v1::ResumeConnectorRequest { name: name() }).await.expect("resume");
     let resumed = next_nonempty(&mut stream).await;
     assert!(resumed.assignments[0].epoch > running.assignments[0].epoch);
+    // A new config restarts the task in place, under a new epoch.
+    let changed = seed(SEEDS[2]).replace("\"poll.interval.ms\": 5000", "\"poll.interval.ms\": 1000");
+    admin.put_connector_config(put("src", changed)).await.expect("update");
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let m = stream.message().await.expect("stream").expect("open");
+            if let Some(a) = m.assignments.first()
+                && a.epoch > resumed.assignments[0].epoch
+            {
+                assert_eq!(a.config["poll.interval.ms"], "1000");
+                break;
+            }
+        }
+    })
+    .await
+    .expect("a new epoch within 20 s");
     admin.delete_connector(v1::DeleteConnectorRequest { name: name() }).await.expect("delete");
     loop {
         let m = stream.message().await.expect("stream").expect("open");
