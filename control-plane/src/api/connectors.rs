@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::model::{Kind, RestartRequest, StoredSpec, Target};
 use crate::offsets::OffsetStore;
 use crate::status::StatusReader;
-use crate::store::{Expect, Store};
+use crate::store::{Expect, Store, Versioned};
 
 /// Largest JSON configuration accepted, in bytes.
 const MAX_CONFIG_BYTES: usize = 1024 * 1024;
@@ -156,6 +156,12 @@ fn validation_to_proto(validation: &Validation) -> v1::ValidateConnectorConfigRe
 impl Connectors {
     async fn info(&self, name: &str) -> Result<v1::ConnectorInfo> {
         let spec = self.store.require_spec(name).await?;
+        self.info_of(name, spec).await
+    }
+
+    /// The info for `spec` as read or written: a later writer's spec is never
+    /// reported as this one's.
+    async fn info_of(&self, name: &str, spec: Versioned<StoredSpec>) -> Result<v1::ConnectorInfo> {
         let target = self.store.get_target(name).await?;
         let tasks = self.store.get_tasks(name).await?.unwrap_or_default();
         Ok(v1::ConnectorInfo {
@@ -203,6 +209,7 @@ impl ConnectorService for Connectors {
             (false, rev) => Expect::Revision(rev),
         };
         let outcome = self.store.put_spec(&req.name, &spec, expect).await?;
+        let written = Versioned { value: spec, revision: outcome.revision };
         tracing::info!(
             connector = %req.name,
             created = outcome.created,
@@ -211,7 +218,7 @@ impl ConnectorService for Connectors {
             "connector config put"
         );
         Ok(Response::new(v1::PutConnectorConfigResponse {
-            connector: Some(self.info(&req.name).await?),
+            connector: Some(self.info_of(&req.name, written).await?),
             created: outcome.created,
             changed: outcome.changed,
             ignored_keys: validation.ignored_keys(),
