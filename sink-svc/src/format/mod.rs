@@ -10,14 +10,19 @@
 //! - [`parquet`]: Confluent's `ParquetFormat`, through Arrow ([`arrow_schema`], [`columns`]).
 //! - [`bytes`]: Confluent's `ByteArrayFormat`.
 
+mod arrow_schema;
 mod bytes;
+mod columns;
 mod compress;
 mod json;
+mod parquet;
 
 use std::io::Write;
 
 use hydrate_common::connect::{DecimalFormat, Format, ParquetCodec};
 use hydrate_common::record::{Record, Schema};
+
+pub use arrow_schema::arrow_schema;
 
 /// Why a record could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -106,8 +111,7 @@ pub fn open_writer(
             let schema = schema.ok_or_else(|| {
                 FormatError::Record("ParquetFormat needs records with a value schema".into())
             })?;
-            let _ = (codec, schema, out);
-            return Err(FormatError::Encode("ParquetFormat is not written yet".into()));
+            Box::new(parquet::ParquetWriter::new(options, *codec, schema, out)?)
         }
     })
 }
