@@ -53,9 +53,9 @@ impl TimeBasedPartitioner {
 
     /// Confluent's `getPartition`: floor in local time, back to UTC the Joda way.
     fn bucket(&self, timestamp: i64) -> Option<i64> {
-        let local = self.zone.to_local(timestamp)?;
+        let local = self.zone.utc_to_local(timestamp)?;
         // Java's long division truncates toward zero, as Rust's does.
-        self.zone.to_utc(local / self.duration_ms * self.duration_ms)
+        self.zone.local_to_utc(local / self.duration_ms * self.duration_ms)
     }
 }
 

@@ -39,14 +39,14 @@ impl Zone {
     }
 
     /// Joda's `convertUTCToLocal`.
-    pub(super) fn to_local(&self, utc_ms: i64) -> Option<i64> {
+    pub(super) fn utc_to_local(&self, utc_ms: i64) -> Option<i64> {
         utc_ms.checked_add(self.offset_ms(utc_ms)?)
     }
 
     /// Joda's `convertLocalToUTC(local, strict = false)`: in an overlap the
     /// offset found first wins; in a DST gap west of Greenwich the offset
     /// before the gap is used (east of it Joda's estimate already is).
-    pub(super) fn to_utc(&self, local_ms: i64) -> Option<i64> {
+    pub(super) fn local_to_utc(&self, local_ms: i64) -> Option<i64> {
         let offset_local = self.offset_ms(local_ms)?;
         let mut offset = self.offset_ms(local_ms.checked_sub(offset_local)?)?;
         if offset_local != offset && offset_local < 0 && self.in_gap(local_ms)? {
@@ -68,7 +68,7 @@ impl Zone {
 
     /// The calendar reading of instant `utc_ms` in this zone.
     pub(super) fn local_fields(&self, utc_ms: i64) -> Option<NaiveDateTime> {
-        Some(DateTime::from_timestamp_millis(self.to_local(utc_ms)?)?.naive_utc())
+        Some(DateTime::from_timestamp_millis(self.utc_to_local(utc_ms)?)?.naive_utc())
     }
 
     /// The zone's abbreviation at `utc_ms` (`EST`, `CET`), or its offset.
@@ -118,13 +118,13 @@ mod tests {
         let ny = Zone::parse("America/New_York").unwrap();
         // 01:00 on 2026-11-01 happens twice in New York; Joda picks EDT.
         let local = ms("2026-11-01T01:00:00Z");
-        assert_eq!(ny.to_utc(local), Some(ms("2026-11-01T05:00:00Z")));
+        assert_eq!(ny.local_to_utc(local), Some(ms("2026-11-01T05:00:00Z")));
         // 2018-11-04 00:00 does not exist in São Paulo: the offset before the gap.
         let sp = Zone::parse("America/Sao_Paulo").unwrap();
-        assert_eq!(sp.to_utc(ms("2018-11-04T00:00:00Z")), Some(ms("2018-11-04T03:00:00Z")));
+        assert_eq!(sp.local_to_utc(ms("2018-11-04T00:00:00Z")), Some(ms("2018-11-04T03:00:00Z")));
         // East of Greenwich Joda keeps its estimate: Paris 02:00 on 2026-03-29 -> 01:00Z.
         let paris = Zone::parse("Europe/Paris").unwrap();
-        assert_eq!(paris.to_utc(ms("2026-03-29T02:00:00Z")), Some(ms("2026-03-29T01:00:00Z")));
+        assert_eq!(paris.local_to_utc(ms("2026-03-29T02:00:00Z")), Some(ms("2026-03-29T01:00:00Z")));
         assert_eq!(paris.abbreviation(ms("2026-01-01T00:00:00Z")).as_deref(), Some("CET"));
     }
 }
