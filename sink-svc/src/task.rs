@@ -122,7 +122,7 @@ async fn run_once(
     let owner = Owner { connector: ctx.connector.clone(), task: ctx.task, epoch: ctx.epoch };
     let spool = Spool::open(&ctx.spool_root, &format!("{}-{}", ctx.connector, ctx.task))?;
     let naming = Naming::new(sink, format::extension(&sink.format));
-    let partitioner = partition::build(sink);
+    let partitioner = partition::build(sink).map_err(|e| SinkError::Config(e.to_string()))?;
     let options = FormatOptions {
         format: sink.format.clone(),
         json_decimal_format: sink.json_decimal_format,
@@ -182,6 +182,13 @@ async fn run_once(
     {
         let (consumer, starts) = (consumer.clone(), starts.clone());
         blocking(move || consumer::assign(&consumer, &starts)).await?;
+    }
+    // The group follows the checkpoints (lag, the offsets API), also when
+    // the last commit before a crash did not reach it.
+    let from_checkpoints: BTreeMap<(String, i32), i64> =
+        starts.iter().filter(|(tp, _)| !without.contains(tp)).map(|(tp, o)| (tp.clone(), *o)).collect();
+    if let Err(err) = consumer::commit(&consumer, &from_checkpoints) {
+        tracing::warn!(error = %err, "consumer group commit failed; the checkpoints hold the progress");
     }
     tracing::info!(partitions = ?starts, "consuming");
     let dlq = match &spec.errors.dead_letter_queue {
