@@ -123,9 +123,11 @@ impl CheckpointStore {
                 retryable: true,
             })?
             .into_bytes();
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| SinkError::Config(format!("checkpoint {key} is not readable: {e}; delete it to start from the consumer group's offsets")))
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            SinkError::Config(format!(
+                "checkpoint {key} is not readable: {e}; delete it to start from the consumer group's offsets"
+            ))
+        })
     }
 
     /// Writes `checkpoint` at `key` unless a newer epoch of the same task

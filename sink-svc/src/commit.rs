@@ -24,7 +24,12 @@ pub struct Owner {
 
 impl Owner {
     /// A checkpoint of `writer`'s partition by this owner.
-    pub fn checkpoint(&self, writer: &PartitionWriter, resume: i64, pending: Vec<PendingObject>) -> Checkpoint {
+    pub fn checkpoint(
+        &self,
+        writer: &PartitionWriter,
+        resume: i64,
+        pending: Vec<PendingObject>,
+    ) -> Checkpoint {
         Checkpoint {
             version: 1,
             connector: self.connector.clone(),

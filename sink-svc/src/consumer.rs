@@ -51,7 +51,10 @@ pub fn create(config: &ClientConfig) -> Result<Arc<BaseConsumer>> {
 
 /// Where partitions without a checkpoint start: the group's committed
 /// offset, else the earliest offset still in the log. Blocking.
-pub fn fallback_starts(consumer: &BaseConsumer, partitions: &[(String, i32)]) -> Result<BTreeMap<(String, i32), i64>> {
+pub fn fallback_starts(
+    consumer: &BaseConsumer,
+    partitions: &[(String, i32)],
+) -> Result<BTreeMap<(String, i32), i64>> {
     let mut list = TopicPartitionList::new();
     for (topic, partition) in partitions {
         list.add_partition(topic, *partition);
@@ -75,7 +78,8 @@ pub fn fallback_starts(consumer: &BaseConsumer, partitions: &[(String, i32)]) ->
 pub fn assign(consumer: &BaseConsumer, starts: &BTreeMap<(String, i32), i64>) -> Result<()> {
     let mut list = TopicPartitionList::new();
     for ((topic, partition), offset) in starts {
-        list.add_partition_offset(topic, *partition, Offset::Offset(*offset)).map_err(|e| kafka("assign", e))?;
+        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .map_err(|e| kafka("assign", e))?;
     }
     consumer.assign(&list).map_err(|e| kafka("assign", e))
 }
@@ -88,7 +92,8 @@ pub fn commit(consumer: &BaseConsumer, offsets: &BTreeMap<(String, i32), i64>) -
     }
     let mut list = TopicPartitionList::new();
     for ((topic, partition), offset) in offsets {
-        list.add_partition_offset(topic, *partition, Offset::Offset(*offset)).map_err(|e| kafka("commit", e))?;
+        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .map_err(|e| kafka("commit", e))?;
     }
     consumer.commit(&list, CommitMode::Async).map_err(|e| kafka("commit offsets", e))
 }

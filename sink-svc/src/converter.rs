@@ -48,7 +48,8 @@ mod tests {
             decimal_format: DecimalFormat::Base64,
             replace_null_with_default: true,
         });
-        let read = with.to_connect(Some(br#"{"schema":{"type":"int32","optional":false},"payload":100}"#)).unwrap();
+        let read =
+            with.to_connect(Some(br#"{"schema":{"type":"int32","optional":false},"payload":100}"#)).unwrap();
         assert_eq!(read.value, Value::Int32(100));
         assert!(with.to_connect(Some(b"{not json")).is_err());
         assert!(with.to_connect(None).unwrap().value.is_null());

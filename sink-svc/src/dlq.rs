@@ -88,11 +88,18 @@ impl Dlq {
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
-                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    back,
+                )) => {
                     record = back;
                     self.producer.poll(Duration::from_millis(50));
                 }
-                Err((err, _)) => return Err(SinkError::Kafka(format!("dead letter queue {}: {err}", self.topic))),
+                Err((err, _)) => {
+                    return Err(SinkError::Kafka(format!("dead letter queue {}: {err}", self.topic)));
+                }
             }
         }
     }

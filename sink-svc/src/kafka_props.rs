@@ -86,7 +86,8 @@ pub fn to_librdkafka(bootstrap: &str, pairs: &BTreeMap<String, String>) -> Resul
         } else {
             (&mut props.common, key.as_str())
         };
-        if JAVA_ONLY.contains(&key) || key.starts_with("ssl.truststore.") || key.starts_with("ssl.keystore.") {
+        if JAVA_ONLY.contains(&key) || key.starts_with("ssl.truststore.") || key.starts_with("ssl.keystore.")
+        {
             tracing::warn!(key, "kafka property has no librdkafka equivalent; ignored");
             continue;
         }

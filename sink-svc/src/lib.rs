@@ -57,7 +57,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         spool_root,
         budget: memory::MemoryBudget::new(config.memory_limit),
         upload_permits: Arc::new(tokio::sync::Semaphore::new(config.upload_concurrency.max(1))),
-        open_writer: Arc::new(|options, schema, out| format::open_writer(options, schema, out)),
+        open_writer: Arc::new(format::open_writer),
     };
     service::run(options, shared, shutdown).await;
     Ok(())

@@ -17,7 +17,11 @@ pub struct MemoryBudget {
 impl MemoryBudget {
     /// A budget of `limit` bytes.
     pub fn new(limit: u64) -> Arc<MemoryBudget> {
-        Arc::new(MemoryBudget { limit: limit.max(1 << 20), used: AtomicU64::new(0), tasks: AtomicUsize::new(0) })
+        Arc::new(MemoryBudget {
+            limit: limit.max(1 << 20),
+            used: AtomicU64::new(0),
+            tasks: AtomicUsize::new(0),
+        })
     }
 
     /// A task's account in the budget.

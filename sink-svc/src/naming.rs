@@ -30,9 +30,17 @@ impl Naming {
     /// `encoded` whose first record has offset `start`.
     pub fn object_key(&self, topic: &str, encoded: &str, partition: i32, start: i64) -> String {
         let (d, f) = (&self.directory_delim, &self.file_delim);
-        let name = format!("{topic}{f}{partition}{f}{start:0width$}{ext}", width = self.pad_width, ext = self.extension);
+        let name = format!(
+            "{topic}{f}{partition}{f}{start:0width$}{ext}",
+            width = self.pad_width,
+            ext = self.extension
+        );
         let dir = format!("{topic}{d}{encoded}");
-        if self.topics_dir.is_empty() { format!("{dir}{d}{name}") } else { format!("{}{d}{dir}{d}{name}", self.topics_dir) }
+        if self.topics_dir.is_empty() {
+            format!("{dir}{d}{name}")
+        } else {
+            format!("{}{d}{dir}{d}{name}", self.topics_dir)
+        }
     }
 
     /// The key of the checkpoint of one Kafka partition of `connector`. It
@@ -69,7 +77,10 @@ mod tests {
             naming("t", "/", 10).object_key("pagila.query", "country=United States", 0, 3),
             "t/pagila.query/country=United States/pagila.query+0+0000000003.json"
         );
-        assert_eq!(naming("", "/", 3).object_key("a", "partition=1", 1, 12345), "a/partition=1/a+1+12345.json");
+        assert_eq!(
+            naming("", "/", 3).object_key("a", "partition=1", 1, 12345),
+            "a/partition=1/a+1+12345.json"
+        );
         assert_eq!(
             n.checkpoint_key("s3", "pagila.public.city", 0),
             "topics/_hydrate/s3/pagila.public.city+0.json"

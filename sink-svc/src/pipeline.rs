@@ -112,7 +112,7 @@ impl Pipeline {
             return Ok(());
         }
         writer.next_offset = offset + 1;
-        let record = match self.to_record(message) {
+        let record = match self.convert(message) {
             Ok(Some(record)) => record,
             Ok(None) => return Ok(()),
             Err(failure) => return self.fail(message, failure, stats),
@@ -164,7 +164,7 @@ impl Pipeline {
     }
 
     /// Converts and transforms; `Ok(None)` when a transform dropped it.
-    fn to_record<M: Message>(&mut self, message: &M) -> Result<Option<Record>, Failure> {
+    fn convert<M: Message>(&mut self, message: &M) -> Result<Option<Record>, Failure> {
         let converter_failure = |stage, class_name, message: String| Failure {
             stage,
             class_name,
@@ -179,7 +179,11 @@ impl Pipeline {
         })?;
         let headers = message
             .headers()
-            .map(|hs| hs.iter().map(|h| Header { key: h.key.to_owned(), value: h.value.map(<[u8]>::to_vec) }).collect())
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| Header { key: h.key.to_owned(), value: h.value.map(<[u8]>::to_vec) })
+                    .collect()
+            })
             .unwrap_or_default();
         let record = Record {
             topic: message.topic().to_owned(),

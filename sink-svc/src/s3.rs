@@ -76,7 +76,11 @@ pub async fn client(config: &S3SinkConfig) -> aws_sdk_s3::Client {
 
 /// A failed call as a [`SinkError`], retryable when the store was busy,
 /// failing (5xx), throttling or unreachable.
-pub fn error<E>(op: &'static str, target: &str, err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> SinkError
+pub fn error<E>(
+    op: &'static str,
+    target: &str,
+    err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> SinkError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {

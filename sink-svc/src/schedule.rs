@@ -18,9 +18,9 @@ impl Schedule {
     pub fn new(interval_ms: i64, timezone: Option<&str>) -> Result<Schedule, String> {
         let zone = match timezone {
             None | Some("") => Tz::UTC,
-            Some(name) => name
-                .parse::<Tz>()
-                .map_err(|_| format!("timezone: `{name}` is not a time zone name such as UTC or Europe/Paris"))?,
+            Some(name) => name.parse::<Tz>().map_err(|_| {
+                format!("timezone: `{name}` is not a time zone name such as UTC or Europe/Paris")
+            })?,
         };
         Ok(Schedule { interval_ms: interval_ms.max(1), zone })
     }
@@ -29,7 +29,9 @@ impl Schedule {
     /// the interval counted from the local day's start.
     pub fn next_after(&self, now_ms: i64) -> i64 {
         let offset_ms = match chrono::DateTime::from_timestamp_millis(now_ms) {
-            Some(at) => i64::from(self.zone.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc()) * 1000,
+            Some(at) => {
+                i64::from(self.zone.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc()) * 1000
+            }
             None => 0,
         };
         let local = now_ms + offset_ms;

@@ -23,7 +23,11 @@ use crate::spool::{self, Spool, SpoolOut};
 /// Opens a format writer over a spool file (the format module's
 /// `open_writer`; tests put their own in).
 pub type WriterFactory = Arc<
-    dyn Fn(&FormatOptions, Option<&Schema>, Box<dyn std::io::Write + Send>) -> Result<Box<dyn RecordWriter>, FormatError>
+    dyn Fn(
+            &FormatOptions,
+            Option<&Schema>,
+            Box<dyn std::io::Write + Send>,
+        ) -> Result<Box<dyn RecordWriter>, FormatError>
         + Send
         + Sync,
 >;
@@ -119,7 +123,14 @@ pub struct PartitionWriter {
 
 impl PartitionWriter {
     /// A writer that starts at `start` with the recovered `resume` state.
-    pub fn new(topic: &str, partition: i32, start: i64, resume: Resume, rotation: Rotation, now_ms: i64) -> Self {
+    pub fn new(
+        topic: &str,
+        partition: i32,
+        start: i64,
+        resume: Resume,
+        rotation: Rotation,
+        now_ms: i64,
+    ) -> Self {
         PartitionWriter {
             topic: topic.to_owned(),
             partition,
@@ -174,7 +185,10 @@ impl PartitionWriter {
             }
             Err(FormatError::Io(err)) => return Err(SinkError::Spool(err)),
             Err(FormatError::Encode(message)) => {
-                return Err(SinkError::Spool(std::io::Error::other(format!("encoding {}: {message}", file.key))));
+                return Err(SinkError::Spool(std::io::Error::other(format!(
+                    "encoding {}: {message}",
+                    file.key
+                ))));
             }
         }
         file.end = offset;
@@ -203,7 +217,13 @@ impl PartitionWriter {
         scheduled || periodic || schema_changed
     }
 
-    fn open_file(&mut self, files: &FileFactory, encoded: &str, record: &Record, offset: i64) -> Result<OpenFile> {
+    fn open_file(
+        &mut self,
+        files: &FileFactory,
+        encoded: &str,
+        record: &Record,
+        offset: i64,
+    ) -> Result<OpenFile> {
         let (path, out): (PathBuf, SpoolOut) = files.spool.create()?;
         let written = out.counter();
         let schema = record.value.schema.clone();
@@ -287,7 +307,8 @@ impl PartitionWriter {
     /// Flushes the writers holding the most until at most `target` bytes
     /// stay buffered; returns the bytes still buffered.
     pub fn flush_largest(&mut self, target: usize) -> Result<usize> {
-        let mut by_size: Vec<(usize, String)> = self.files.iter().map(|(e, f)| (f.buffered, e.clone())).collect();
+        let mut by_size: Vec<(usize, String)> =
+            self.files.iter().map(|(e, f)| (f.buffered, e.clone())).collect();
         by_size.sort_unstable_by(|a, b| b.cmp(a));
         for (_, encoded) in by_size {
             if self.buffered <= target {

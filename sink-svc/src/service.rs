@@ -148,8 +148,11 @@ async fn apply(
     running: &mut HashMap<TaskKey, Running>,
     set: Vec<v1::TaskAssignment>,
 ) {
-    let wanted: HashMap<TaskKey, v1::TaskAssignment> =
-        set.into_iter().filter(|a| a.r#type == v1::ConnectorType::Sink as i32).filter_map(|a| Some((task_key(&a)?, a))).collect();
+    let wanted: HashMap<TaskKey, v1::TaskAssignment> = set
+        .into_iter()
+        .filter(|a| a.r#type == v1::ConnectorType::Sink as i32)
+        .filter_map(|a| Some((task_key(&a)?, a)))
+        .collect();
     let stale: Vec<TaskKey> = running
         .iter()
         .filter(|(key, r)| wanted.get(*key).is_none_or(|a| *a != r.assignment))
@@ -168,7 +171,8 @@ async fn apply(
         }
         let Some(task_id) = assignment.task.clone() else { continue };
         let cancel = session.lost.child_token();
-        let status = |state, trace: String| Status { task: task_id.clone(), epoch: assignment.epoch, state, trace };
+        let status =
+            |state, trace: String| Status { task: task_id.clone(), epoch: assignment.epoch, state, trace };
         let handle = if assignment.target_state == v1::TargetState::Paused as i32 {
             board.set(&key, Some(status(v1::State::Paused, String::new())));
             None
@@ -209,10 +213,20 @@ fn spawn_task(
         async move {
             match task::run(ctx, cancel).await {
                 Ok(()) => tracing::info!("task stopped"),
-                Err(SinkError::Fenced(reason)) => tracing::warn!(reason = %reason, "task fenced; stopped writing"),
+                Err(SinkError::Fenced(reason)) => {
+                    tracing::warn!(reason = %reason, "task fenced; stopped writing")
+                }
                 Err(err) => {
                     tracing::error!(error = %err, "task failed");
-                    board.set(&key, Some(Status { task: task_id, epoch, state: v1::State::Failed, trace: err.to_string() }));
+                    board.set(
+                        &key,
+                        Some(Status {
+                            task: task_id,
+                            epoch,
+                            state: v1::State::Failed,
+                            trace: err.to_string(),
+                        }),
+                    );
                 }
             }
         }

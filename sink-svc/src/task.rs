@@ -74,7 +74,9 @@ pub fn sink_config(config: &BTreeMap<String, String>) -> Result<hydrate_common::
     let spec = build_spec(&resolved).map_err(|e| SinkError::Config(e.to_string()))?;
     match &spec.connector {
         ConnectorConfig::S3Sink(_) => Ok(spec),
-        ConnectorConfig::JdbcSource(_) => Err(SinkError::Config("a sink worker was given a source connector".into())),
+        ConnectorConfig::JdbcSource(_) => {
+            Err(SinkError::Config("a sink worker was given a source connector".into()))
+        }
     }
 }
 
@@ -126,7 +128,11 @@ async fn run_once(
     let options = FormatOptions {
         format: sink.format.clone(),
         json_decimal_format: sink.json_decimal_format,
-        excluded_fields: if sink.partition_field_in_file { Vec::new() } else { partitioner.fields().to_vec() },
+        excluded_fields: if sink.partition_field_in_file {
+            Vec::new()
+        } else {
+            partitioner.fields().to_vec()
+        },
         row_group_rows: (sink.flush_size as usize).clamp(1, 65_536),
     };
     let files = FileFactory { naming: naming.clone(), options, spool, open: ctx.open_writer.clone() };
@@ -134,7 +140,10 @@ async fn run_once(
         flush_size: u64::from(sink.flush_size.max(1)),
         interval_ms: sink.rotate_interval.map(|d| d.as_millis() as i64),
         schedule: match sink.rotate_schedule_interval {
-            Some(every) => Some(Schedule::new(every.as_millis() as i64, sink.timezone.as_deref()).map_err(SinkError::Config)?),
+            Some(every) => Some(
+                Schedule::new(every.as_millis() as i64, sink.timezone.as_deref())
+                    .map_err(SinkError::Config)?,
+            ),
             None => None,
         },
         compatibility: sink.schema_compatibility,
@@ -157,7 +166,14 @@ async fn run_once(
                 (claimed.task, claimed.epoch, claimed.pending) = (owner.task, owner.epoch, Vec::new());
                 claimed.watermarks = resume.watermarks.clone();
                 store.write(&key, &claimed).await?;
-                tracing::info!(topic, partition, resume = found.resume, pending = found.pending.len(), watermarks = resume.watermarks.len(), "resuming from checkpoint");
+                tracing::info!(
+                    topic,
+                    partition,
+                    resume = found.resume,
+                    pending = found.pending.len(),
+                    watermarks = resume.watermarks.len(),
+                    "resuming from checkpoint"
+                );
                 resumes.insert((topic.clone(), *partition), resume);
             }
             None => without.push((topic.clone(), *partition)),
@@ -192,7 +208,9 @@ async fn run_once(
     }
     tracing::info!(partitions = ?starts, "consuming");
     let dlq = match &spec.errors.dead_letter_queue {
-        Some(settings) => Some(Dlq::new(&consumer::producer_config(&ctx.kafka), settings, &ctx.connector, ctx.task)?),
+        Some(settings) => {
+            Some(Dlq::new(&consumer::producer_config(&ctx.kafka), settings, &ctx.connector, ctx.task)?)
+        }
         None => None,
     };
     let pipeline = Pipeline {

@@ -12,9 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
-use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, ServerSideEncryption,
-};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, ServerSideEncryption};
 use hydrate_common::connect::Encryption;
 use tokio::sync::Semaphore;
 
@@ -71,11 +69,8 @@ impl Uploader {
 
     /// Uploads the file at `path` as `key`.
     pub async fn upload(&self, key: &str, path: &Path, meta: ObjectMeta) -> Result<()> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| SinkError::Config("upload limiter closed".into()))?;
+        let _permit =
+            self.permits.acquire().await.map_err(|_| SinkError::Config("upload limiter closed".into()))?;
         let size = tokio::fs::metadata(path).await?.len();
         let upload_id = uuid::Uuid::new_v4().to_string();
         let result = if size <= self.part_size {
@@ -87,11 +82,7 @@ impl Uploader {
             Err(SinkError::Fenced(reason)) => {
                 // Refused as existing: ours, if an earlier attempt of this
                 // upload landed and only its answer was lost.
-                if self.written_by(key, &upload_id).await? {
-                    Ok(())
-                } else {
-                    Err(SinkError::Fenced(reason))
-                }
+                if self.written_by(key, &upload_id).await? { Ok(()) } else { Err(SinkError::Fenced(reason)) }
             }
             other => other,
         }
@@ -139,7 +130,8 @@ impl Uploader {
         meta: ObjectMeta,
         upload_id: &str,
     ) -> Result<()> {
-        let mut create = self.client.create_multipart_upload().bucket(&self.bucket).key(key).set_acl(self.acl.clone());
+        let mut create =
+            self.client.create_multipart_upload().bucket(&self.bucket).key(key).set_acl(self.acl.clone());
         for (k, v) in metadata(meta, upload_id) {
             create = create.metadata(k, v);
         }
@@ -196,7 +188,12 @@ impl Uploader {
                 .send()
                 .await
                 .map_err(|e| error("upload part", key, e))?;
-            completed.push(CompletedPart::builder().set_e_tag(part.e_tag().map(str::to_owned)).part_number(number).build());
+            completed.push(
+                CompletedPart::builder()
+                    .set_e_tag(part.e_tag().map(str::to_owned))
+                    .part_number(number)
+                    .build(),
+            );
             offset += length;
             number += 1;
         }
@@ -221,7 +218,9 @@ impl Uploader {
     async fn written_by(&self, key: &str, upload_id: &str) -> Result<bool> {
         let head = self.client.head_object().bucket(&self.bucket).key(key).send().await;
         match head {
-            Ok(out) => Ok(out.metadata().and_then(|m| m.get(META_UPLOAD_ID)).is_some_and(|id| id == upload_id)),
+            Ok(out) => {
+                Ok(out.metadata().and_then(|m| m.get(META_UPLOAD_ID)).is_some_and(|id| id == upload_id))
+            }
             Err(err) if status(&err) == Some(404) => Ok(false),
             Err(err) => Err(error("head object", key, err)),
         }

@@ -93,12 +93,18 @@ fn flush_size_commits_every_open_file_of_the_partition() {
     let files = factory("a");
     let mut w = PartitionWriter::new("t", 0, 0, Resume::default(), rotation(3), 0);
     for (offset, dir) in [(0, "x=1"), (1, "x=2"), (2, "x=1"), (3, "x=2")] {
-        assert_eq!(w.append(&files, dir, &record(offset, Value::Int32(1), None), None, 0).unwrap(), Appended::Written);
+        assert_eq!(
+            w.append(&files, dir, &record(offset, Value::Int32(1), None), None, 0).unwrap(),
+            Appended::Written
+        );
     }
     let closed = w.take_closed();
     assert_eq!(
         keys(&closed),
-        [("topics/t/x=1/t+0+0000000000.txt".to_owned(), 0, 2), ("topics/t/x=2/t+0+0000000001.txt".to_owned(), 1, 1)]
+        [
+            ("topics/t/x=1/t+0+0000000000.txt".to_owned(), 0, 2),
+            ("topics/t/x=2/t+0+0000000001.txt".to_owned(), 1, 1)
+        ]
     );
     assert_eq!(std::fs::read_to_string(&closed[0].path).unwrap(), "0\n2\n");
     assert_eq!(w.resume_after_closed(), 3, "the open segment starts at 3");
@@ -139,7 +145,10 @@ fn the_schedule_commits_idle_segments_and_a_schema_change_rolls_them() {
     w.append(&files, "p", &record(2, Value::from("s"), string), None, 1100).unwrap();
     assert_eq!(keys(&w.take_closed()), [("topics/t/p/t+0+0000000001.txt".to_owned(), 1, 1)]);
     // A rejected record leaves no empty file behind.
-    assert!(matches!(w.append(&files, "q", &record(3, Value::from("bad"), None), None, 1100).unwrap(), Appended::Rejected(_)));
+    assert!(matches!(
+        w.append(&files, "q", &record(3, Value::from("bad"), None), None, 1100).unwrap(),
+        Appended::Rejected(_)
+    ));
     w.tick(2000).unwrap();
     assert_eq!(keys(&w.take_closed()), [("topics/t/p/t+0+0000000002.txt".to_owned(), 2, 2)]);
     w.abandon();

@@ -31,10 +31,12 @@ async fn sink_pair_one_writes_confluents_keys_and_each_payload_once() {
     for (table, count) in counts {
         let topic = world.scope.topic(table);
         world.create_topic(&topic, 1).await;
-        let records = (1..=count).map(|id| (0, None, Some(envelope(ADDRESS_SCHEMA, &address_payload(id))))).collect();
+        let records =
+            (1..=count).map(|id| (0, None, Some(envelope(ADDRESS_SCHEMA, &address_payload(id))))).collect();
         world.produce(&topic, records).await;
         for start in (0..count).step_by(100) {
-            expected_keys.push(format!("{}/{topic}/partition=0/{topic}+0+{start:010}.json", world.topics_dir()));
+            expected_keys
+                .push(format!("{}/{topic}/partition=0/{topic}+0+{start:010}.json", world.topics_dir()));
         }
     }
     assert_eq!(expected_keys.len(), 15);
@@ -94,7 +96,10 @@ async fn sink_bad_records_go_to_the_dead_letter_queue_with_context_headers() {
     world.create_topic(&dlq, 1).await;
     let good = |id| Some(envelope(ADDRESS_SCHEMA, &address_payload(id)));
     world
-        .produce(&topic, vec![(0, None, good(1)), (0, Some(KEY.into()), Some("{not json".into())), (0, None, good(2))])
+        .produce(
+            &topic,
+            vec![(0, None, good(1)), (0, Some(KEY.into()), Some("{not json".into())), (0, None, good(2))],
+        )
         .await;
     let mut config = seed_sink("s3_sink_connector_01");
     config.insert("topics".into(), topic.clone().into());
@@ -120,8 +125,11 @@ async fn sink_bad_records_go_to_the_dead_letter_queue_with_context_headers() {
 
     let bootstrap = world.scope.env().kafka_bootstrap().to_owned();
     let dead = tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer =
-            ClientConfig::new().set("bootstrap.servers", &bootstrap).set("group.id", "sink-dlq-reader").create().expect("consumer");
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", "sink-dlq-reader")
+            .create()
+            .expect("consumer");
         let mut list = TopicPartitionList::new();
         list.add_partition_offset(&dlq, 0, Offset::Beginning).expect("partition");
         consumer.assign(&list).expect("assign");
@@ -132,7 +140,12 @@ async fn sink_bad_records_go_to_the_dead_letter_queue_with_context_headers() {
                     .headers()
                     .map(|hs| {
                         hs.iter()
-                            .map(|h| (h.key.to_owned(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                            .map(|h| {
+                                (
+                                    h.key.to_owned(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -150,7 +163,10 @@ async fn sink_bad_records_go_to_the_dead_letter_queue_with_context_headers() {
     assert_eq!(dead.2["__connect.errors.partition"], "0");
     assert_eq!(dead.2["__connect.errors.offset"], "1");
     assert_eq!(dead.2["__connect.errors.stage"], "VALUE_CONVERTER");
-    assert_eq!(dead.2["__connect.errors.exception.class.name"], "org.apache.kafka.connect.errors.DataException");
+    assert_eq!(
+        dead.2["__connect.errors.exception.class.name"],
+        "org.apache.kafka.connect.errors.DataException"
+    );
     assert!(!dead.2["__connect.errors.exception.message"].is_empty());
     world.wait_tasks(&name, v1::State::Running, Duration::from_secs(10)).await;
 }
@@ -160,7 +176,12 @@ async fn sink_a_tombstone_with_behavior_fail_fails_the_task_and_writes_nothing()
     let world = SinkWorld::start("sink_null_fail", 5).await;
     let topic = world.scope.topic("data");
     world.create_topic(&topic, 1).await;
-    world.produce(&topic, vec![(0, None, Some(envelope(ADDRESS_SCHEMA, &address_payload(1)))), (0, None, None)]).await;
+    world
+        .produce(
+            &topic,
+            vec![(0, None, Some(envelope(ADDRESS_SCHEMA, &address_payload(1)))), (0, None, None)],
+        )
+        .await;
     let mut config = seed_sink("s3_sink_connector_01");
     config.insert("topics".into(), topic.clone().into());
     config.insert("topics.dir".into(), world.topics_dir().into());
@@ -179,7 +200,8 @@ async fn sink_a_missing_bucket_fails_the_task_naming_the_bucket() {
     let world = SinkWorld::start("sink_no_bucket", 5).await;
     let topic = world.scope.topic("data");
     world.create_topic(&topic, 1).await;
-    let bucket = format!("no-such-bucket-{}", &world.scope.id().replace('_', "-")[..20.min(world.scope.id().len())]);
+    let bucket =
+        format!("no-such-bucket-{}", &world.scope.id().replace('_', "-")[..20.min(world.scope.id().len())]);
     let mut config = seed_sink("s3_sink_connector_01");
     config.insert("topics".into(), topic.into());
     config.insert("s3.bucket.name".into(), bucket.clone().into());

@@ -13,8 +13,18 @@ use crate::sink_support::{SinkWorld, envelope};
 const QUERY_SCHEMA: &str = r#"{"type":"struct","fields":[{"type":"int32","optional":false,"field":"address_id"},{"type":"string","optional":false,"field":"address"},{"type":"string","optional":true,"field":"address2"},{"type":"string","optional":false,"field":"city"},{"type":"string","optional":false,"field":"district"},{"type":"string","optional":true,"field":"postal_code"},{"type":"string","optional":false,"field":"country"},{"type":"string","optional":false,"field":"phone"},{"type":"int64","optional":false,"name":"org.apache.kafka.connect.data.Timestamp","version":1,"field":"last_update"},{"type":"string","optional":true,"field":"message_topic"}],"optional":false}"#;
 
 const COUNTRIES: [&str; 12] = [
-    "Canada", "Chad", "Japan", "United States", "Japan", "United States", "Canada", "Bosnia/Herzegovina",
-    "United States", "Chad", "Japan", "United States",
+    "Canada",
+    "Chad",
+    "Japan",
+    "United States",
+    "Japan",
+    "United States",
+    "Canada",
+    "Bosnia/Herzegovina",
+    "United States",
+    "Chad",
+    "Japan",
+    "United States",
 ];
 
 #[tokio::test]

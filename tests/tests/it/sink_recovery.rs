@@ -41,8 +41,8 @@ async fn sink_kill_9_twenty_times_during_a_million_records_leaves_each_once() {
         "s3.region": "us-east-1",
         "s3.bucket.name": world.scope.env().s3_bucket(),
         "topics.dir": world.topics_dir(),
-        "flush.size": 40000,
-        "rotate.schedule.interval.ms": 1500,
+        "flush.size": 10000,
+        "rotate.schedule.interval.ms": 1000,
         "timezone": "UTC",
         "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
         "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
@@ -55,7 +55,7 @@ async fn sink_kill_9_twenty_times_during_a_million_records_leaves_each_once() {
 
     for kill in 0..KILLS {
         // Random moments are the point of this test: not a wait for a condition.
-        tokio::time::sleep(Duration::from_millis(300 + random_below(1700))).await;
+        tokio::time::sleep(Duration::from_millis(500 + random_below(2500))).await;
         world.kill_sink();
         eprintln!("kill {kill}: committed {:?}", world.committed(&name, &topic, PARTITIONS).await);
         world.start_sink();
@@ -76,7 +76,12 @@ async fn sink_kill_9_twenty_times_during_a_million_records_leaves_each_once() {
     let mut total = 0u64;
     for key in &keys {
         let body = world.get(key).await;
-        let g: u64 = key.split("/g=").nth(1).and_then(|r| r.split('/').next()).and_then(|g| g.parse().ok()).expect("g= directory");
+        let g: u64 = key
+            .split("/g=")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .and_then(|g| g.parse().ok())
+            .expect("g= directory");
         for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let row: serde_json::Value = serde_json::from_slice(line).expect("json line");
             let id = row["id"].as_u64().expect("id");
@@ -87,5 +92,14 @@ async fn sink_kill_9_twenty_times_during_a_million_records_leaves_each_once() {
     }
     assert_eq!(total, RECORDS, "{} objects", keys.len());
     assert_eq!(seen.len() as u64, RECORDS);
-    eprintln!("{} objects, {total} records, each once", keys.len());
+    // How often a kill fell between a pending checkpoint and its uploads'
+    // confirmation: recovery then had objects to look for.
+    let recoveries = world.log_lines(&["resuming from checkpoint"]);
+    let with_pending = recoveries.iter().filter(|l| !l.contains("pending=0")).count();
+    eprintln!(
+        "{} objects, {total} records, each once; {} partition recoveries, {with_pending} with pending objects",
+        keys.len(),
+        recoveries.len()
+    );
+    assert!(!recoveries.is_empty(), "the kills must have hit a running sink");
 }

@@ -53,8 +53,15 @@ impl SinkWorld {
         let cp = TestControlPlane::start(&scope, ttl).await;
         let admin = cp.admin();
         let spool = std::env::temp_dir().join(format!("hydrate-sink-spool-{}", scope.id()));
-        let mut world =
-            SinkWorld { worker_id: format!("{}-sink", scope.id()), scope, cp, admin, sink: None, spool, starts: 0 };
+        let mut world = SinkWorld {
+            worker_id: format!("{}-sink", scope.id()),
+            scope,
+            cp,
+            admin,
+            sink: None,
+            spool,
+            starts: 0,
+        };
         world.start_sink();
         world
     }
@@ -79,6 +86,18 @@ impl SinkWorld {
         self.sink = Some(Process::start(&name, workspace_bin("hydrate-sink"), &[], &vars));
     }
 
+    /// Lines of every sink worker log of this test that contain all of `words`.
+    pub fn log_lines(&self, words: &[&str]) -> Vec<String> {
+        let dir = hydrate_tests::env::repo_root().join(".dev/logs/tests");
+        (1..=self.starts)
+            .filter_map(|n| {
+                std::fs::read_to_string(dir.join(format!("{}-sink-{n}.log", self.scope.id()))).ok()
+            })
+            .flat_map(|text| text.lines().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|line| words.iter().all(|w| line.contains(w)))
+            .collect()
+    }
+
     /// SIGKILL the sink worker.
     pub fn kill_sink(&mut self) {
         if let Some(mut sink) = self.sink.take() {
@@ -98,7 +117,10 @@ impl SinkWorld {
             .create()
             .expect("kafka admin");
         for result in admin
-            .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+            .create_topics(
+                &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+                &AdminOptions::new(),
+            )
             .await
             .expect("create topic")
         {
@@ -147,7 +169,9 @@ impl SinkWorld {
     pub async fn put(&self, name: &str, config: serde_json::Value) {
         let request = v1::PutConnectorConfigRequest {
             name: name.into(),
-            config: Some(v1::ConnectorConfig { source: Some(v1::connector_config::Source::Json(config.to_string())) }),
+            config: Some(v1::ConnectorConfig {
+                source: Some(v1::connector_config::Source::Json(config.to_string())),
+            }),
             ..Default::default()
         };
         self.admin.clone().put_connector_config(request).await.expect("put connector");
@@ -171,7 +195,10 @@ impl SinkWorld {
                 if done {
                     Ok(Some(status.tasks.iter().map(|t| t.trace.clone()).collect()))
                 } else {
-                    Err(format!("{:?}", status.tasks.iter().map(|t| (t.state, t.trace.clone())).collect::<Vec<_>>()))
+                    Err(format!(
+                        "{:?}",
+                        status.tasks.iter().map(|t| (t.state, t.trace.clone())).collect::<Vec<_>>()
+                    ))
                 }
             }
         })
@@ -182,12 +209,8 @@ impl SinkWorld {
     pub async fn list(&self, prefix: &str) -> Vec<String> {
         let s3 = self.scope.env().s3_client();
         let mut keys = Vec::new();
-        let mut pages = s3
-            .list_objects_v2()
-            .bucket(self.scope.env().s3_bucket())
-            .prefix(prefix)
-            .into_paginator()
-            .send();
+        let mut pages =
+            s3.list_objects_v2().bucket(self.scope.env().s3_bucket()).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.expect("list objects");
             keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
@@ -199,7 +222,8 @@ impl SinkWorld {
     /// An object's bytes.
     pub async fn get(&self, key: &str) -> Vec<u8> {
         let s3 = self.scope.env().s3_client();
-        let got = s3.get_object().bucket(self.scope.env().s3_bucket()).key(key).send().await.expect("get object");
+        let got =
+            s3.get_object().bucket(self.scope.env().s3_bucket()).key(key).send().await.expect("get object");
         got.body.collect().await.expect("read object").into_bytes().to_vec()
     }
 
@@ -208,8 +232,11 @@ impl SinkWorld {
         let bootstrap = self.scope.env().kafka_bootstrap().to_owned();
         let (group, topic) = (format!("connect-{connector}"), topic.to_owned());
         tokio::task::spawn_blocking(move || {
-            let consumer: BaseConsumer =
-                ClientConfig::new().set("bootstrap.servers", &bootstrap).set("group.id", &group).create().expect("consumer");
+            let consumer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap)
+                .set("group.id", &group)
+                .create()
+                .expect("consumer");
             let mut list = TopicPartitionList::new();
             for p in 0..partitions {
                 list.add_partition(&topic, p);
