@@ -86,6 +86,7 @@ pub async fn run(ctx: TaskContext, cancel: CancellationToken) -> Result<()> {
     let ConnectorConfig::S3Sink(sink) = &spec.connector else {
         return Err(SinkError::Config("not an S3 sink".into()));
     };
+    refuse_unsupported(sink)?;
     let s3 = crate::s3::client(sink).await;
     crate::s3::check_bucket(&s3, &sink.bucket).await?;
     let mut attempt = 0;
@@ -105,6 +106,36 @@ pub async fn run(ctx: TaskContext, cancel: CancellationToken) -> Result<()> {
             Err(err) => return Err(err),
         }
     }
+}
+
+/// Settings this service does not implement yet fail the task with a
+/// message, rather than being silently ignored.
+fn refuse_unsupported(sink: &S3SinkConfig) -> Result<()> {
+    let refused = |key: &str, why: &str| Err(SinkError::Config(format!("{key}: {why}")));
+    if sink.store_keys.is_some() {
+        return refused("store.kafka.keys", "writing key files is not supported yet; set it to false");
+    }
+    if sink.store_headers.is_some() {
+        return refused("store.kafka.headers", "writing header files is not supported yet; set it to false");
+    }
+    if matches!(sink.encryption, hydrate_common::connect::Encryption::CustomerKey(_)) {
+        return refused(
+            "s3.sse.customer.key",
+            "SSE-C is not supported yet; use s3.ssea.name AES256 or aws:kms",
+        );
+    }
+    if let hydrate_common::connect::Partitioner::Time {
+        timestamp: hydrate_common::connect::TimestampSource::Wallclock,
+        ..
+    } = &sink.partitioner
+    {
+        // A replayed record may fall into another time directory.
+        tracing::warn!(
+            "timestamp.extractor Wallclock: after a crash a replayed record may land in a later \
+             directory; use Record or RecordField for exactly once"
+        );
+    }
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
