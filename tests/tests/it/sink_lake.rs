@@ -210,3 +210,43 @@ async fn sink_a_missing_bucket_fails_the_task_naming_the_bucket() {
     let traces = world.wait_tasks(&name, v1::State::Failed, Duration::from_secs(60)).await;
     assert!(traces[0].contains(&bucket) && traces[0].contains("does not exist"), "{traces:?}");
 }
+
+#[tokio::test]
+async fn sink_an_object_larger_than_a_part_is_a_multipart_upload_streamed_from_the_spool() {
+    let world = SinkWorld::start("sink_multipart", 5).await;
+    let topic = world.scope.topic("big");
+    world.create_topic(&topic, 1).await;
+    const ROWS: u32 = 60_000; // about 10 MB of JSON lines: two 5 MiB parts
+    let records =
+        (1..=ROWS).map(|id| (0, None, Some(envelope(ADDRESS_SCHEMA, &address_payload(id))))).collect();
+    world.produce(&topic, records).await;
+    let mut config = seed_sink("s3_sink_connector_01");
+    config.insert("topics".into(), topic.clone().into());
+    config.insert("topics.dir".into(), world.topics_dir().into());
+    config.insert("s3.bucket.name".into(), world.scope.env().s3_bucket().into());
+    config.insert("flush.size".into(), ROWS.into());
+    config.insert("s3.part.size".into(), (5 * 1024 * 1024).into());
+    let name = format!("multipart_{}", world.scope.id());
+    world.put(&name, serde_json::Value::Object(config)).await;
+    let key = format!("{}/{topic}/partition=0/{topic}+0+0000000000.json", world.topics_dir());
+    let prefix = format!("{}/{topic}/", world.topics_dir());
+    wait_for("the one big object", Duration::from_secs(120), || {
+        let (world, prefix, key) = (&world, prefix.clone(), key.clone());
+        async move { Ok((world.list(&prefix).await == [key]).then_some(())) }
+    })
+    .await;
+    let s3 = world.scope.env().s3_client();
+    let head = s3.head_object().bucket(world.scope.env().s3_bucket()).key(&key).send().await.expect("head");
+    let size = head.content_length().unwrap_or(0);
+    assert!(size > 5 << 20, "bigger than a part: {size}");
+    let parts = (size + (5 << 20) - 1) / (5 << 20);
+    let etag = head.e_tag().unwrap_or_default();
+    assert!(etag.trim_matches('"').ends_with(&format!("-{parts}")), "a {parts}-part upload: {etag}");
+    let meta = head.metadata().cloned().unwrap_or_default();
+    assert_eq!(meta.get("hydrate-end-offset").map(String::as_str), Some("59999"));
+    assert_eq!(meta.get("hydrate-records").map(String::as_str), Some("60000"));
+    let body = String::from_utf8(world.get(&key).await).expect("utf-8");
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), ROWS as usize);
+    assert_eq!(lines[59_999], address_payload(ROWS));
+}
