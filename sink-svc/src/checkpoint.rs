@@ -23,8 +23,11 @@
 //!
 //! **Recovery.** Read the checkpoint; HEAD each pending object: present
 //! means complete, its last offset becomes the watermark of its directory;
-//! absent means never written. Seek to `resume` and skip every record at or
-//! below its directory's watermark. New files then start above every
+//! absent means not written (yet: it stays pending until `resume` passes
+//! it, so should a dead attempt's upload still land, the name clash of a
+//! new file sends the task through recovery again, which then finds it).
+//! Seek to `resume` and skip every record at or below its directory's
+//! watermark. New files then start above every
 //! watermark, so their names are new, whatever the (wall-clock) rotation
 //! did before the crash. Without a checkpoint the consumer group's offset
 //! is used (a connector that ran on Kafka Connect).
@@ -90,6 +93,9 @@ pub struct Resume {
     pub offset: Option<i64>,
     /// Per encoded partition, records at or below this are in the lake.
     pub watermarks: BTreeMap<String, i64>,
+    /// Pending objects not found: kept pending, since an upload of a dead
+    /// attempt may still land; a name clash then sends the task back here.
+    pub unresolved: Vec<PendingObject>,
 }
 
 /// Reads and writes the checkpoints of one bucket.
@@ -160,14 +166,17 @@ impl CheckpointStore {
 /// the watermarks of their directories.
 pub async fn recover(checkpoint: &Checkpoint, uploader: &Uploader) -> Result<Resume> {
     let mut watermarks = checkpoint.watermarks.clone();
+    let mut unresolved = Vec::new();
     for pending in &checkpoint.pending {
         if uploader.exists(&pending.key).await? {
             let mark = watermarks.entry(pending.encoded.clone()).or_insert(pending.end);
             *mark = (*mark).max(pending.end);
+        } else if pending.end >= checkpoint.resume {
+            unresolved.push(pending.clone());
         }
     }
     watermarks.retain(|_, mark| *mark >= checkpoint.resume);
-    Ok(Resume { offset: Some(checkpoint.resume), watermarks })
+    Ok(Resume { offset: Some(checkpoint.resume), watermarks, unresolved })
 }
 
 #[cfg(test)]

@@ -55,9 +55,15 @@ pub async fn commit_closed(
     uploader: &Uploader,
     cancel: &CancellationToken,
 ) -> Result<i64> {
-    let pending = closed
+    let pending = writer
+        .orphans
         .iter()
-        .map(|f| PendingObject { key: f.key.clone(), encoded: f.encoded.clone(), end: f.end })
+        .cloned()
+        .chain(closed.iter().map(|f| PendingObject {
+            key: f.key.clone(),
+            encoded: f.encoded.clone(),
+            end: f.end,
+        }))
         .collect();
     stop_if(cancel)?;
     store.write(checkpoint_key, &owner.checkpoint(writer, writer.persisted_resume, pending)).await?;
@@ -81,8 +87,9 @@ pub async fn commit_closed(
     }
     let resume = writer.resume_after_closed();
     writer.watermarks.retain(|_, mark| *mark >= resume);
+    writer.orphans.retain(|orphan| orphan.end >= resume);
     stop_if(cancel)?;
-    store.write(checkpoint_key, &owner.checkpoint(writer, resume, Vec::new())).await?;
+    store.write(checkpoint_key, &owner.checkpoint(writer, resume, writer.orphans.clone())).await?;
     writer.persisted_resume = resume;
     let records: u64 = closed.iter().map(|f| f.records).sum();
     tracing::info!(

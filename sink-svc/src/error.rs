@@ -36,6 +36,10 @@ pub enum SinkError {
         /// Why.
         message: String,
     },
+    /// An object name is taken: an earlier attempt's upload landed after
+    /// recovery looked for it. Recovery, run again, finds it.
+    #[error("object exists: {0}")]
+    Exists(String),
     /// Another owner holds the task or wrote after us: stop writing at once.
     #[error("fenced: {0}")]
     Fenced(String),
@@ -51,7 +55,7 @@ impl SinkError {
     /// True when running the task again (from its checkpoint) may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Kafka(_) | Self::Spool(_) => true,
+            Self::Kafka(_) | Self::Spool(_) | Self::Exists(_) => true,
             Self::S3 { retryable, .. } => *retryable,
             Self::Config(_) | Self::Record { .. } | Self::Fenced(_) | Self::Cancelled => false,
         }

@@ -111,6 +111,8 @@ pub struct PartitionWriter {
     pub persisted_resume: i64,
     /// Per directory, the last offset already in the lake (from recovery).
     pub watermarks: BTreeMap<String, i64>,
+    /// Pending objects recovery did not find (see `checkpoint::Resume`).
+    pub orphans: Vec<crate::checkpoint::PendingObject>,
     rotation: Rotation,
     files: BTreeMap<String, OpenFile>,
     closed: Vec<ClosedFile>,
@@ -137,6 +139,7 @@ impl PartitionWriter {
             next_offset: start,
             persisted_resume: start,
             watermarks: resume.watermarks,
+            orphans: resume.unresolved,
             rotation,
             files: BTreeMap::new(),
             closed: Vec::new(),

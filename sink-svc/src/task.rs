@@ -194,7 +194,8 @@ async fn run_once(
             Some(found) => {
                 let resume = checkpoint::recover(&found, &uploader).await?;
                 let mut claimed = found.clone();
-                (claimed.task, claimed.epoch, claimed.pending) = (owner.task, owner.epoch, Vec::new());
+                (claimed.task, claimed.epoch) = (owner.task, owner.epoch);
+                claimed.pending = resume.unresolved.clone();
                 claimed.watermarks = resume.watermarks.clone();
                 store.write(&key, &claimed).await?;
                 tracing::info!(

@@ -79,10 +79,10 @@ impl Uploader {
             self.multipart(key, path, size, meta, &upload_id).await
         };
         match result {
-            Err(SinkError::Fenced(reason)) => {
+            Err(SinkError::Exists(reason)) => {
                 // Refused as existing: ours, if an earlier attempt of this
                 // upload landed and only its answer was lost.
-                if self.written_by(key, &upload_id).await? { Ok(()) } else { Err(SinkError::Fenced(reason)) }
+                if self.written_by(key, &upload_id).await? { Ok(()) } else { Err(SinkError::Exists(reason)) }
             }
             other => other,
         }
@@ -246,5 +246,5 @@ fn metadata(meta: ObjectMeta, upload_id: &str) -> [(&'static str, String); 4] {
 }
 
 fn exists(key: &str) -> SinkError {
-    SinkError::Fenced(format!("object {key} already exists: another writer holds this partition"))
+    SinkError::Exists(format!("{key} was written by another attempt or owner"))
 }

@@ -114,7 +114,11 @@ fn flush_size_commits_every_open_file_of_the_partition() {
 #[test]
 fn records_at_or_below_a_watermark_are_skipped_after_recovery() {
     let files = factory("b");
-    let resume = Resume { offset: Some(10), watermarks: BTreeMap::from([("x=1".to_owned(), 12)]) };
+    let resume = Resume {
+        offset: Some(10),
+        watermarks: BTreeMap::from([("x=1".to_owned(), 12)]),
+        unresolved: Vec::new(),
+    };
     let mut w = PartitionWriter::new("t", 0, 10, resume, rotation(100), 0);
     let mut got = Vec::new();
     for (offset, dir) in [(10, "x=1"), (11, "x=2"), (12, "x=1"), (13, "x=1")] {

@@ -13,7 +13,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::sink_support::{ADDRESS_SCHEMA, SinkWorld, address_payload, envelope};
+use crate::sink_support::{ADDRESS_SCHEMA, SinkWorld, address_payload, at_slot_start, envelope};
 
 fn seed_sink(name: &str) -> serde_json::Map<String, serde_json::Value> {
     let text = shared_file(&format!("seed/connectors/{name}.json"));
@@ -47,8 +47,11 @@ async fn sink_pair_one_writes_confluents_keys_and_each_payload_once() {
     config.insert("topics.regex".into(), regex.into());
     config.insert("topics.dir".into(), world.topics_dir().into());
     config.insert("s3.bucket.name".into(), world.scope.env().s3_bucket().into());
-    config.insert("rotate.schedule.interval.ms".into(), 2000.into());
+    // A 10 s schedule started at a slot's beginning: the sink reads the
+    // 1312 records long before the slot ends, then flushes the remainders.
+    config.insert("rotate.schedule.interval.ms".into(), 10_000.into());
     let name = format!("pair1_{}", world.scope.id());
+    at_slot_start(10_000).await;
     world.put(&name, serde_json::Value::Object(config)).await;
     world.wait_tasks(&name, v1::State::Running, Duration::from_secs(30)).await;
 
@@ -106,6 +109,7 @@ async fn sink_bad_records_go_to_the_dead_letter_queue_with_context_headers() {
     config.insert("topics.dir".into(), world.topics_dir().into());
     config.insert("s3.bucket.name".into(), world.scope.env().s3_bucket().into());
     config.insert("flush.size".into(), 2.into());
+    config.remove("rotate.schedule.interval.ms");
     config.insert("errors.tolerance".into(), "all".into());
     config.insert("errors.deadletterqueue.topic.name".into(), dlq.clone().into());
     config.insert("errors.deadletterqueue.topic.replication.factor".into(), 1.into());
@@ -226,6 +230,8 @@ async fn sink_an_object_larger_than_a_part_is_a_multipart_upload_streamed_from_t
     config.insert("s3.bucket.name".into(), world.scope.env().s3_bucket().into());
     config.insert("flush.size".into(), ROWS.into());
     config.insert("s3.part.size".into(), (5 * 1024 * 1024).into());
+    // Only flush.size cuts the file.
+    config.remove("rotate.schedule.interval.ms");
     let name = format!("multipart_{}", world.scope.id());
     world.put(&name, serde_json::Value::Object(config)).await;
     let key = format!("{}/{topic}/partition=0/{topic}+0+0000000000.json", world.topics_dir());

@@ -8,7 +8,7 @@ use hydrate_proto::v1;
 use hydrate_tests::env::{repo_root, shared_file};
 use hydrate_tests::wait_for;
 
-use crate::sink_support::{SinkWorld, envelope};
+use crate::sink_support::{SinkWorld, at_slot_start, envelope};
 
 const QUERY_SCHEMA: &str = r#"{"type":"struct","fields":[{"type":"int32","optional":false,"field":"address_id"},{"type":"string","optional":false,"field":"address"},{"type":"string","optional":true,"field":"address2"},{"type":"string","optional":false,"field":"city"},{"type":"string","optional":false,"field":"district"},{"type":"string","optional":true,"field":"postal_code"},{"type":"string","optional":false,"field":"country"},{"type":"string","optional":false,"field":"phone"},{"type":"int64","optional":false,"name":"org.apache.kafka.connect.data.Timestamp","version":1,"field":"last_update"},{"type":"string","optional":true,"field":"message_topic"}],"optional":false}"#;
 
@@ -51,8 +51,10 @@ async fn sink_pair_three_writes_hive_partitioned_gzip_parquet() {
     config["topics"] = topic.clone().into();
     config["topics.dir"] = world.topics_dir().into();
     config["s3.bucket.name"] = world.scope.env().s3_bucket().into();
-    config["rotate.schedule.interval.ms"] = 2000.into();
+    config["rotate.schedule.interval.ms"] = 10_000.into();
     let name = format!("pair3_{}", world.scope.id());
+    // All twelve records land in one slot's segment, flushed when it ends.
+    at_slot_start(10_000).await;
     world.put(&name, config).await;
     world.wait_tasks(&name, v1::State::Running, Duration::from_secs(30)).await;
 

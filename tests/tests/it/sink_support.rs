@@ -31,6 +31,20 @@ pub fn envelope(schema: &str, payload: &str) -> String {
     format!(r#"{{"schema":{schema},"payload":{payload}}}"#)
 }
 
+/// Waits until a UTC-aligned `interval_ms` schedule slot has just begun,
+/// so a burst of records started now is not cut by a scheduled rotation
+/// before the next slot (the test then sees exactly the flush.size cuts).
+pub async fn at_slot_start(interval_ms: i64) {
+    wait_for("the start of a schedule slot", Duration::from_millis(2 * interval_ms as u64), || async move {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_millis() as i64;
+        Ok((now % interval_ms < 300).then_some(()))
+    })
+    .await
+}
+
 /// One sink test's world.
 pub struct SinkWorld {
     /// Names.
