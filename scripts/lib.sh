@@ -115,4 +115,4 @@ require_free_port() {
 
 # The local stack's components, each scripts/stack/<name>.sh, in start order;
 # scripts/down stops them in reverse.
-STACK_COMPONENTS=(postgres etcd kafka s3 prometheus control-plane)
+STACK_COMPONENTS=(postgres etcd kafka s3 prometheus control-plane source sink)
