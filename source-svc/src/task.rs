@@ -196,7 +196,7 @@ async fn run_once(
             lock(&ctx.snapshots).remove(&querier.name);
             set_running(ctx, querier.bound_warning.clone());
             if rows > 0 {
-                tracing::debug!(relation = %querier.name, rows, "polled");
+                tracing::debug!(connector = %ctx.connector, relation = %querier.name, rows, "polled");
             }
         }
     }

@@ -5,6 +5,8 @@ mod control_plane;
 mod control_plane_edges;
 mod control_plane_ha;
 mod offsets;
+mod source_modes;
+mod source_support;
 mod stack_etcd;
 mod stack_kafka;
 mod stack_postgres;
