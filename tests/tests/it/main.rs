@@ -6,6 +6,7 @@ mod control_plane_edges;
 mod control_plane_ha;
 mod offsets;
 mod source_modes;
+mod source_seed;
 mod source_support;
 mod stack_etcd;
 mod stack_kafka;
