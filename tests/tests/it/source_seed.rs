@@ -46,8 +46,7 @@ async fn read_until(mut reader: TopicReader, what: &str, done: impl Fn(&[Value])
     let deadline = Instant::now() + Duration::from_secs(90);
     while !done(&reader.values()) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        let seen = reader.messages.len();
-        reader = reader.read_some(seen + 1, Duration::from_secs(90)).await;
+        reader = reader.drain(Duration::from_millis(500)).await;
     }
     reader
 }

@@ -218,6 +218,8 @@ pub struct Msg {
 pub struct TopicReader {
     consumer: BaseConsumer,
     topic: String,
+    /// At the end of the partition (librdkafka says so once per end reached).
+    at_end: bool,
     pub messages: Vec<Msg>,
     keep_values: bool,
 }
@@ -236,7 +238,7 @@ impl TopicReader {
         let mut assignment = TopicPartitionList::new();
         assignment.add_partition_offset(topic, 0, Offset::Beginning).expect("assignment");
         consumer.assign(&assignment).expect("assign");
-        TopicReader { consumer, topic: topic.to_owned(), messages: Vec::new(), keep_values }
+        TopicReader { consumer, topic: topic.to_owned(), at_end: false, messages: Vec::new(), keep_values }
     }
 
     /// Reads until at least `count` records were read and the end of the
@@ -251,11 +253,27 @@ impl TopicReader {
         self.read(count, timeout, false).await
     }
 
+    /// Keeps reading for `period`, to catch records that should not come.
+    pub async fn drain(mut self, period: Duration) -> TopicReader {
+        tokio::task::spawn_blocking(move || {
+            let until = Instant::now() + period;
+            while Instant::now() < until {
+                if let Some(Ok(m)) = self.consumer.poll(Duration::from_millis(100)) {
+                    let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+                    let value = if self.keep_values { text(m.payload()) } else { None };
+                    self.messages.push(Msg { key: text(m.key()), value });
+                }
+            }
+            self
+        })
+        .await
+        .expect("reader thread")
+    }
+
     async fn read(mut self, count: usize, timeout: Duration, to_end: bool) -> TopicReader {
         tokio::task::spawn_blocking(move || {
             let deadline = Instant::now() + timeout;
-            let mut at_end = false;
-            while !((at_end || !to_end) && self.messages.len() >= count) {
+            while !((self.at_end || !to_end) && self.messages.len() >= count) {
                 assert!(
                     Instant::now() < deadline,
                     "read {} records of at least {count} from {} within {timeout:?}",
@@ -264,14 +282,14 @@ impl TopicReader {
                 );
                 match self.consumer.poll(Duration::from_millis(200)) {
                     Some(Ok(m)) => {
-                        at_end = false;
+                        self.at_end = false;
                         let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
                         self.messages.push(Msg {
                             key: text(m.key()),
                             value: if self.keep_values { text(m.payload()) } else { None },
                         });
                     }
-                    Some(Err(KafkaError::PartitionEOF(_))) => at_end = true,
+                    Some(Err(KafkaError::PartitionEOF(_))) => self.at_end = true,
                     // The topic may not exist yet.
                     Some(Err(_)) | None => {}
                 }
@@ -296,4 +314,17 @@ pub async fn read_topic(test: &SourceTest, topic: &str, count: usize) -> TopicRe
     TopicReader::new(test.scope.env().kafka_bootstrap(), topic, true)
         .read_at_least(count, Duration::from_secs(90))
         .await
+}
+
+/// Waits until the control plane's offsets API shows `offset` for the
+/// connector's only partition.
+pub async fn wait_offset(test: &SourceTest, name: &str, offset: serde_json::Value) {
+    wait_for("the committed offset", Duration::from_secs(60), || {
+        let offset = offset.clone();
+        async move {
+            let offsets = test.offsets(name).await;
+            if offsets.iter().any(|(_, o)| *o == offset) { Ok(Some(())) } else { Err(format!("{offsets:?}")) }
+        }
+    })
+    .await
 }
