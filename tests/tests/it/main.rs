@@ -10,6 +10,7 @@ mod source_modes;
 mod source_seed;
 mod source_support;
 mod source_torture;
+mod source_types;
 mod stack_etcd;
 mod stack_kafka;
 mod stack_postgres;
