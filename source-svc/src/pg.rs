@@ -11,11 +11,11 @@ use crate::error::{Result, SourceError};
 use crate::query::{APPLICATION_NAME, quote_ident, quote_literal};
 
 /// Opens a session, trying `connection.attempts` times.
-pub async fn connect(config: &JdbcSourceConfig, cancel: &CancellationToken) -> Result<Client> {
+pub async fn connect(config: &JdbcSourceConfig, session: &str, cancel: &CancellationToken) -> Result<Client> {
     let attempts = config.connection_attempts.max(1);
     let mut last = String::new();
     for attempt in 1..=attempts {
-        match connect_once(config).await {
+        match connect_once(config, session).await {
             Ok(client) => return Ok(client),
             Err(SourceError::Connection(message)) => {
                 tracing::warn!(attempt, attempts, error = %message, "connecting to postgresql failed");
@@ -33,7 +33,7 @@ pub async fn connect(config: &JdbcSourceConfig, cancel: &CancellationToken) -> R
     Err(SourceError::Connection(format!("gave up after {attempts} attempts: {last}")))
 }
 
-async fn connect_once(config: &JdbcSourceConfig) -> Result<Client> {
+async fn connect_once(config: &JdbcSourceConfig, session: &str) -> Result<Client> {
     let conn = &config.connection;
     let url = &conn.url;
     let mut pg = tokio_postgres::Config::new();
@@ -49,7 +49,12 @@ async fn connect_once(config: &JdbcSourceConfig) -> Result<Client> {
     if let Some(password) = &conn.password {
         pg.password(password.expose());
     }
-    pg.application_name(APPLICATION_NAME);
+    // PostgreSQL keeps 63 bytes of it.
+    let mut application_name = format!("{APPLICATION_NAME} {session}");
+    while application_name.len() > 63 {
+        application_name.pop();
+    }
+    pg.application_name(&application_name);
     let timeout = url
         .params
         .get("connectTimeout")

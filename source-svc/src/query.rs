@@ -43,8 +43,9 @@ pub enum Criteria {
 /// The alias the relation gets in every generated statement.
 pub const ALIAS: &str = "hydrate_src";
 
-/// The application name of Hydrate's PostgreSQL sessions; they only read,
-/// so the bound statement ignores their transactions.
+/// The start of the application name of Hydrate's PostgreSQL sessions
+/// (`hydrate-source <connector>/<task>`); they only read, so the bound
+/// statement ignores their transactions.
 pub const APPLICATION_NAME: &str = "hydrate-source";
 
 /// `"name"` with inner quotes doubled.
@@ -152,7 +153,7 @@ pub const BOUND_SQL: &str = "\
 SELECT clock_timestamp() - $1::int8 * interval '1 millisecond' AS wall_bound,
        (SELECT min(a.xact_start) FROM pg_stat_activity a
          WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
-           AND a.xact_start IS NOT NULL AND a.application_name <> 'hydrate-source') AS oldest_open,
+           AND a.xact_start IS NOT NULL AND a.application_name NOT LIKE 'hydrate-source %') AS oldest_open,
        (SELECT count(*) FROM pg_stat_activity a
          WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NULL
            AND (a.backend_xid IS NOT NULL OR a.backend_xmin IS NOT NULL)) AS hidden";

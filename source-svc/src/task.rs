@@ -147,7 +147,8 @@ async fn run_once(
     );
     let mut slot = Some(Box::new(writer));
 
-    let mut client = pg::connect(source, &ctx.cancel).await?;
+    let session = format!("{}/{}", ctx.connector, ctx.task);
+    let mut client = pg::connect(source, &session, &ctx.cancel).await?;
     let tables = ctx.config.get("tables").cloned().unwrap_or_default();
     let discover = tables.trim() == "*";
     let mut queriers: Vec<(Querier, Instant)> = Vec::new();

@@ -6,6 +6,7 @@ mod control_plane_edges;
 mod control_plane_ha;
 mod offsets;
 mod source_exactly_once;
+mod source_failures;
 mod source_modes;
 mod source_seed;
 mod source_support;
