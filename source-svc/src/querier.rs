@@ -240,7 +240,8 @@ impl Querier {
             self.statement = Some(statement);
         }
         let Some(statement) = self.statement.clone() else { return Ok(0) };
-        let context = |what: &str| format!("{what} ({})", self.name);
+        let name = self.name.clone();
+        let context = |what: &str| format!("{what} ({name})");
         let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::ReadCommitted)
@@ -297,27 +298,43 @@ impl Querier {
             tx.bind(&statement, &params).await.map_err(|e| SourceError::postgres(&context("poll"), &e))?;
         let mut total = 0u64;
         let target = self.target.clone();
+        // Fetches overlap encoding: batch N+1 is read while batch N is
+        // converted and produced on a blocking thread. At most two fetches'
+        // rows are in memory.
+        let fetch_rows = self.batch_max_rows.clamp(1000, 10_000);
+        let mut in_flight: Option<(WriteJob, u64)> = None;
         loop {
-            let rows = tx
-                .query_portal(&portal, self.batch_max_rows)
-                .await
-                .map_err(|e| SourceError::postgres(&context("fetch"), &e))?;
+            let fetched = tx.query_portal(&portal, fetch_rows).await;
+            if let Some((job, n)) = in_flight.take() {
+                settle(job, slot).await?;
+                total += n;
+                self.after_write(n, slot);
+            }
+            let rows = fetched.map_err(|e| SourceError::postgres(&context("fetch"), &e))?;
             let n = rows.len();
             if n == 0 {
                 break;
             }
+            let Some(mut writer) = slot.take() else {
+                return Err(SourceError::Kafka {
+                    message: "the task's producer is gone".into(),
+                    retryable: false,
+                });
+            };
             let t = target.clone();
-            with_writer(slot, move |w| w.write(&t, rows)).await??;
-            total += n as u64;
-            if let Some(progress) = &self.snapshot {
-                progress.rows_done.fetch_add(n as u64, Ordering::Relaxed);
-            }
-            if let Some(committed) = slot.as_mut().and_then(|w| w.take_committed()) {
-                self.offset = committed;
-            }
-            if n < self.batch_max_rows as usize {
+            let job = tokio::task::spawn_blocking(move || {
+                let result = writer.write(&t, rows);
+                (writer, result)
+            });
+            in_flight = Some((job, n as u64));
+            if n < fetch_rows as usize {
                 break;
             }
+        }
+        if let Some((job, n)) = in_flight.take() {
+            settle(job, slot).await?;
+            total += n;
+            self.after_write(n, slot);
         }
         with_writer(slot, move |w| w.finish(&target)).await??;
         if let Some(committed) = slot.as_mut().and_then(|w| w.take_committed()) {
@@ -326,6 +343,32 @@ impl Querier {
         tx.commit().await.map_err(|e| SourceError::postgres(&context("end the poll"), &e))?;
         self.snapshot = None;
         Ok(total)
+    }
+}
+
+impl Querier {
+    fn after_write(&mut self, rows: u64, slot: &mut Option<Box<Writer>>) {
+        if let Some(progress) = &self.snapshot {
+            progress.rows_done.fetch_add(rows, Ordering::Relaxed);
+        }
+        if let Some(committed) = slot.as_mut().and_then(|w| w.take_committed()) {
+            self.offset = committed;
+        }
+    }
+}
+
+/// A batch being written on a blocking thread; it hands the writer back.
+type WriteJob = tokio::task::JoinHandle<(Box<Writer>, Result<()>)>;
+
+/// Waits for a write, putting the writer back before reporting its result.
+async fn settle(job: WriteJob, slot: &mut Option<Box<Writer>>) -> Result<()> {
+    match job.await {
+        Ok((writer, result)) => {
+            *slot = Some(writer);
+            result
+        }
+        // The write panicked: the writer went with it.
+        Err(err) => std::panic::resume_unwind(err.into_panic()),
     }
 }
 

@@ -4,6 +4,7 @@
 //! blocking calls).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hydrate_common::record::transform::TransformChain;
 use hydrate_common::record::{JsonConverter, Record, SchemaAndValue, Value};
@@ -14,6 +15,12 @@ use crate::error::{Result, SourceError};
 use crate::kafka::TxProducer;
 use crate::layout::RowLayout;
 use crate::offset::SourceOffset;
+
+/// The shortest a transaction stays open before a batch boundary may end
+/// it: a commit costs a round trip to the transaction coordinator, so a
+/// large snapshot commits a few times a second, not every
+/// `batch.max.rows` rows.
+const MIN_TRANSACTION: Duration = Duration::from_millis(200);
 
 /// Where one relation's records go.
 #[derive(Debug, Clone)]
@@ -51,6 +58,8 @@ pub struct Writer {
     key_buf: Vec<u8>,
     value_buf: Vec<u8>,
     rows_in_transaction: usize,
+    /// When the open transaction began.
+    transaction_began: Instant,
     /// The offset of the last row sent in the open transaction.
     pending: Option<SourceOffset>,
     /// The offset of the last committed transaction, until taken.
@@ -77,17 +86,21 @@ impl Writer {
             key_buf: Vec::new(),
             value_buf: Vec::new(),
             rows_in_transaction: 0,
+            transaction_began: Instant::now(),
             pending: None,
             committed: None,
         }
     }
 
     /// Sends `rows` (in the mode's order), committing whenever a
-    /// transaction holds `batch.max.rows` rows and may end here.
+    /// transaction holds `batch.max.rows` rows, has been open for
+    /// [`MIN_TRANSACTION`], and may end here.
     pub fn write(&mut self, target: &Target, rows: Vec<Row>) -> Result<()> {
         for row in &rows {
             let offset = target.layout.offset_of(row)?;
-            if self.rows_in_transaction >= self.batch_max_rows {
+            if self.rows_in_transaction >= self.batch_max_rows
+                && self.transaction_began.elapsed() >= MIN_TRANSACTION
+            {
                 let boundary = !target.timestamp_only
                     || self.pending.and_then(|p| p.timestamp_micros) != offset.timestamp_micros;
                 if boundary {
@@ -101,7 +114,10 @@ impl Writer {
                 Some(chain) => chain.apply(record)?,
                 None => Some(record),
             };
-            self.producer.begin()?;
+            if !self.producer.in_transaction() {
+                self.producer.begin()?;
+                self.transaction_began = Instant::now();
+            }
             if let Some(record) = record {
                 self.send(&record)?;
             }
