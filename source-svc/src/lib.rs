@@ -11,6 +11,7 @@ mod layout;
 mod numeric;
 pub mod offset;
 mod pg;
+mod pg_tls;
 mod querier;
 pub mod query;
 mod supervisor;

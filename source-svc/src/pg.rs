@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use hydrate_common::connect::{JdbcSourceConfig, SslMode};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Result, SourceError};
+use crate::pg_tls::{MakeRustls, Verify};
 use crate::query::{APPLICATION_NAME, quote_ident, quote_literal};
 
 /// Opens a session, trying `connection.attempts` times.
@@ -66,18 +67,18 @@ async fn connect_once(config: &JdbcSourceConfig, session: &str) -> Result<Client
     if let Some(options) = url.params.get("options") {
         pg.options(options);
     }
-    pg.ssl_mode(match url.ssl_mode {
-        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-        SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
-            return Err(SourceError::Config(
-                "connection.url: sslmode require/verify-ca/verify-full is not supported by this build yet \
-                 (TLS to PostgreSQL); use sslmode=disable or prefer"
-                    .into(),
-            ));
-        }
-    });
-    let (client, connection) = pg.connect(NoTls).await.map_err(|e| SourceError::postgres("connect", &e))?;
+    use tokio_postgres::config::SslMode as Mode;
+    let (mode, verify) = match url.ssl_mode {
+        SslMode::Disable => (Mode::Disable, Verify::Nothing),
+        SslMode::Allow | SslMode::Prefer => (Mode::Prefer, Verify::Nothing),
+        SslMode::Require => (Mode::Require, Verify::Nothing),
+        SslMode::VerifyCa => (Mode::Require, Verify::Chain),
+        SslMode::VerifyFull => (Mode::Require, Verify::Full),
+    };
+    pg.ssl_mode(mode);
+    let tls = MakeRustls::new(verify, url.params.get("sslrootcert").map(String::as_str))
+        .map_err(|e| SourceError::Config(format!("connection.url: {e}")))?;
+    let (client, connection) = pg.connect(tls).await.map_err(|e| SourceError::postgres("connect", &e))?;
     // The connection's driver; it ends when the client is dropped.
     tokio::spawn(async move {
         if let Err(err) = connection.await {

@@ -56,6 +56,14 @@ async fn source_bad_input_fails_with_clear_messages() {
     }
     t.start_worker();
 
+    // TLS demanded from a server without it (the stack's has none).
+    let mut tls = t.config(&[("mode", "bulk"), ("table.whitelist", "amounts"), ("connection.attempts", "1")]);
+    tls["connection.url"] = serde_json::json!(format!("{}&sslmode=require", t.jdbc_url()));
+    tls["topic.prefix"] = serde_json::json!(t.prefix("tls"));
+    t.put("tls", &tls).await;
+    let trace = t.wait_failed("tls").await;
+    assert!(trace.contains("TLS") && trace.contains("postgresql connection"), "{trace}");
+
     let trace = t.wait_failed("missing").await;
     assert!(trace.contains("table nope does not exist"), "{trace}");
     let trace = t.wait_failed("nullable").await;
