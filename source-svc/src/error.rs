@@ -97,10 +97,18 @@ impl SourceError {
             let message = format!("{context}: {} ({code})", db.message());
             return if transient { Self::Connection(message) } else { Self::Query(message) };
         }
-        if err.is_closed() || err.code().is_none() {
-            return Self::Connection(format!("{context}: {err}"));
+        // tokio-postgres keeps the cause (e.g. "server does not support
+        // TLS") in the source chain, not in its own message.
+        let mut message = format!("{context}: {err}");
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
         }
-        Self::Query(format!("{context}: {err}"))
+        if err.is_closed() || err.code().is_none() {
+            return Self::Connection(message);
+        }
+        Self::Query(message)
     }
 }
 
