@@ -8,6 +8,7 @@ mod offsets;
 mod source_discovery;
 mod source_exactly_once;
 mod source_failures;
+mod source_kafka_security;
 mod source_modes;
 mod source_seed;
 mod source_support;

@@ -44,22 +44,23 @@ impl SourceTest {
 
     /// Starts (or restarts) the `hydrate-source` binary.
     pub fn start_worker(&mut self) {
+        let bootstrap = self.scope.env().kafka_bootstrap().to_owned();
+        self.start_worker_with(&[("KAFKA_BOOTSTRAP_SERVERS", bootstrap)]);
+    }
+
+    /// Starts (or restarts) the `hydrate-source` binary with `env`
+    /// (`KAFKA_BOOTSTRAP_SERVERS` at least).
+    pub fn start_worker_with(&mut self, env: &[(&str, String)]) {
         self.workers_started += 1;
         let name = format!("{}-source-{}", self.scope.id(), self.workers_started);
-        let env = self.scope.env();
-        let process = Process::start(
-            &name,
-            workspace_bin("hydrate-source"),
-            &[],
-            &[
-                ("HYDRATE_ENDPOINT", self.cp.endpoint.clone()),
-                ("HYDRATE_WORKER_TOKEN", WORKER_TOKEN.to_owned()),
-                ("HYDRATE_WORKER_ID", name.replace('_', "-")),
-                ("KAFKA_BOOTSTRAP_SERVERS", env.kafka_bootstrap().to_owned()),
-                ("RUST_LOG", "info,hydrate_source=debug".to_owned()),
-            ],
-        );
-        self.worker = Some(process);
+        let mut vars = vec![
+            ("HYDRATE_ENDPOINT", self.cp.endpoint.clone()),
+            ("HYDRATE_WORKER_TOKEN", WORKER_TOKEN.to_owned()),
+            ("HYDRATE_WORKER_ID", name.replace('_', "-")),
+            ("RUST_LOG", "info,hydrate_source=debug".to_owned()),
+        ];
+        vars.extend(env.iter().cloned());
+        self.worker = Some(Process::start(&name, workspace_bin("hydrate-source"), &[], &vars));
     }
 
     /// SIGKILL to the worker.
