@@ -151,3 +151,58 @@ async fn source_survives_a_lost_connection_and_pauses_and_resumes() {
     t.kill_worker();
     t.finish().await;
 }
+
+#[tokio::test]
+async fn source_stops_on_a_lost_lease_and_comes_back_with_a_new_epoch() {
+    let mut t = SourceTest::new("source_lease").await;
+    let s = t.schema.clone();
+    t.pg.batch_execute(&format!(
+        "CREATE TABLE {s}.events (id serial PRIMARY KEY, note text NOT NULL);
+         INSERT INTO {s}.events (note) VALUES ('one'), ('two');"
+    ))
+    .await
+    .expect("table");
+    let prefix = t.prefix("lease");
+    let config = t.config(&[
+        ("mode", "incrementing"),
+        ("incrementing.column.name", "id"),
+        ("table.whitelist", "events"),
+        ("topic.prefix", &prefix),
+        ("poll.interval.ms", "200"),
+    ]);
+    t.put("lease", &config).await;
+    t.start_worker();
+    let reader = TopicReader::new(t.scope.env().kafka_bootstrap(), &format!("{prefix}events"), true)
+        .read_at_least(2, Duration::from_secs(60))
+        .await;
+    let before = t
+        .wait_task("lease", "running", Duration::from_secs(10), |s| s.state == v1::State::Running as i32)
+        .await;
+
+    // The worker's etcd lease disappears: its renewals fail, it stops the
+    // task, registers again and gets the task back under a new epoch.
+    let mut etcd = etcd_client::Client::connect(t.scope.env().etcd_endpoints(), None).await.expect("etcd");
+    let key = format!("{}workers/{}", t.scope.etcd_prefix(), before.worker_id);
+    let lease = etcd
+        .get(key.as_str(), None)
+        .await
+        .expect("worker key")
+        .kvs()
+        .first()
+        .map(|kv| kv.lease())
+        .expect("worker lease");
+    etcd.lease_revoke(lease).await.expect("revoke");
+    let after = t
+        .wait_task("lease", "the task under a new epoch", Duration::from_secs(60), |s| {
+            s.epoch > before.epoch && s.state == v1::State::Running as i32
+        })
+        .await;
+    assert_eq!(after.worker_id, before.worker_id, "the same worker took it back");
+    t.pg.batch_execute(&format!("INSERT INTO {s}.events (note) VALUES ('three')")).await.expect("insert");
+    let reader = reader.read_at_least(3, Duration::from_secs(60)).await.drain(Duration::from_secs(1)).await;
+    let notes: Vec<String> =
+        reader.values().iter().map(|v| v["payload"]["note"].as_str().unwrap_or("?").to_owned()).collect();
+    assert_eq!(notes, ["one", "two", "three"], "nothing repeated or lost across the lost lease");
+    t.kill_worker();
+    t.finish().await;
+}
