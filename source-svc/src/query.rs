@@ -153,9 +153,11 @@ pub const BOUND_SQL: &str = "\
 SELECT clock_timestamp() - $1::int8 * interval '1 millisecond' AS wall_bound,
        (SELECT min(a.xact_start) FROM pg_stat_activity a
          WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
-           AND a.xact_start IS NOT NULL AND a.application_name NOT LIKE 'hydrate-source %') AS oldest_open,
+           AND a.backend_type = 'client backend' AND a.xact_start IS NOT NULL
+           AND coalesce(a.application_name, '') NOT LIKE 'hydrate-source %') AS oldest_open,
        (SELECT count(*) FROM pg_stat_activity a
-         WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NULL
+         WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+           AND coalesce(a.backend_type, 'client backend') = 'client backend' AND a.xact_start IS NULL
            AND (a.backend_xid IS NOT NULL OR a.backend_xmin IS NOT NULL)) AS hidden";
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod control_plane;
 mod control_plane_edges;
 mod control_plane_ha;
 mod offsets;
+mod source_bound;
 mod source_discovery;
 mod source_exactly_once;
 mod source_failures;
