@@ -5,6 +5,7 @@ mod control_plane;
 mod control_plane_edges;
 mod control_plane_ha;
 mod offsets;
+mod sink_format;
 mod stack_etcd;
 mod stack_kafka;
 mod stack_postgres;
