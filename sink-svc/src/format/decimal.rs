@@ -1,14 +1,20 @@
 //! Connect Decimals as Arrow's Decimal128/256 values of a column's
 //! precision and scale; a value that would not fit is refused, never cut.
 
+use std::borrow::Cow;
+
 use arrow::datatypes::{Decimal128Type, Decimal256Type, DecimalType, i256};
 use hydrate_common::record::Decimal;
 
 use super::mismatch::Mismatch;
 
-/// The unscaled value of `d` at `scale`, or why it does not fit `precision`.
-fn unscaled(d: &Decimal, scale: i8) -> Result<Decimal, Mismatch> {
-    d.rescale(i32::from(scale)).ok_or_else(|| {
+/// `d` at the column's `scale`: itself when it already is (the usual case,
+/// and then nothing is allocated), rescaled up otherwise; never rounded.
+fn unscaled(d: &Decimal, scale: i8) -> Result<Cow<'_, Decimal>, Mismatch> {
+    if d.scale() == i32::from(scale) {
+        return Ok(Cow::Borrowed(d));
+    }
+    d.rescale(i32::from(scale)).map(Cow::Owned).ok_or_else(|| {
         Mismatch::new(format!("Decimal {d} has more than the column's {scale} digits after the point"))
     })
 }
