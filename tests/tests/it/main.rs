@@ -19,6 +19,7 @@ mod sink_lake;
 mod sink_parquet;
 mod sink_recovery;
 mod sink_support;
+mod sink_format;
 mod stack_etcd;
 mod stack_kafka;
 mod stack_postgres;
