@@ -20,8 +20,10 @@ SHARED_DIR="${HYDRATE_SHARED:-$HYDRATE_ROOT/../shared}"
 mkdir -p "$STATE_DIR" "$RUN_DIR" "$LOG_DIR" "$HYDRATE_CACHE"
 
 # Fixed loopback ports, away from the defaults so a system service on the
-# usual port never collides with the stack.
-PG_PORT=15432
+# usual port never collides with the stack. PostgreSQL is the exception: the
+# reference demo's connector configs name `127.0.0.1:5432`, and they must work
+# unchanged (HYDRATE_PG_PORT moves it; the demo then rewrites connection.url).
+PG_PORT=${HYDRATE_PG_PORT:-5432}
 ETCD_PORT=12379
 ETCD_PEER_PORT=12380
 KAFKA_PORT=19092          # PLAINTEXT
@@ -113,4 +115,4 @@ require_free_port() {
 
 # The local stack's components, each scripts/stack/<name>.sh, in start order;
 # scripts/down stops them in reverse.
-STACK_COMPONENTS=(postgres etcd kafka s3 prometheus control-plane)
+STACK_COMPONENTS=(postgres etcd kafka s3 prometheus control-plane source sink)

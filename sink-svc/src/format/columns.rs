@@ -4,7 +4,6 @@
 //! [`ColumnBuilder::append`] adds it, so a bad record leaves every column as
 //! it was.
 
-use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -14,54 +13,12 @@ use arrow::array::{
     TimestampMillisecondBuilder,
 };
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
-use arrow::datatypes::{DataType, Decimal128Type, Decimal256Type, DecimalType, FieldRef, Fields, i256};
+use arrow::datatypes::{DataType, FieldRef, Fields, i256};
 use arrow::error::ArrowError;
-use hydrate_common::record::{Decimal, Schema, Struct, Value};
+use hydrate_common::record::{Schema, Struct, Value};
 
-/// Where in a value and why it does not fit its column.
-#[derive(Debug)]
-pub(super) struct Mismatch {
-    path: String,
-    message: String,
-}
-
-impl Mismatch {
-    fn new(message: impl Into<String>) -> Self {
-        Self { path: String::new(), message: message.into() }
-    }
-
-    /// The same problem, one level further out (under field `name`).
-    pub(super) fn under(mut self, name: &str) -> Self {
-        self.path = match self.path.as_str() {
-            "" => name.to_owned(),
-            p if p.starts_with('[') => format!("{name}{p}"),
-            p => format!("{name}.{p}"),
-        };
-        self
-    }
-
-    fn at_index(mut self, i: usize) -> Self {
-        self.path = format!(
-            "[{i}]{}",
-            if self.path.starts_with('[') || self.path.is_empty() {
-                self.path.clone()
-            } else {
-                format!(".{}", self.path)
-            }
-        );
-        self
-    }
-}
-
-impl fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "field {}: {}", self.path, self.message)
-        }
-    }
-}
+use super::decimal::{decimal128, decimal256};
+use super::mismatch::Mismatch;
 
 /// Builds one Arrow column from Connect values of one Connect schema.
 pub(super) struct ColumnBuilder {
@@ -225,34 +182,6 @@ pub(super) fn same_fields(expected: &Schema, found: &Schema) -> Result<(), Misma
         return Err(Mismatch::new(format!("field {} is not in the object's schema", extra.name())));
     }
     Ok(())
-}
-
-/// The unscaled value of `d` at `scale`, or why it does not fit `precision`.
-fn unscaled(d: &Decimal, scale: i8) -> Result<Decimal, Mismatch> {
-    d.rescale(i32::from(scale)).ok_or_else(|| {
-        Mismatch::new(format!("Decimal {d} has more than the column's {scale} digits after the point"))
-    })
-}
-
-fn decimal128(d: &Decimal, precision: u8, scale: i8) -> Result<i128, Mismatch> {
-    let d = unscaled(d, scale)?;
-    d.to_i128()
-        .filter(|v| Decimal128Type::is_valid_decimal_precision(*v, precision))
-        .ok_or_else(|| Mismatch::new(format!("Decimal {d} has more than {precision} digits")))
-}
-
-fn decimal256(d: &Decimal, precision: u8, scale: i8) -> Result<i256, Mismatch> {
-    let d = unscaled(d, scale)?;
-    let bytes = d.unscaled_bytes();
-    let too_wide = || Mismatch::new(format!("Decimal {d} has more than {precision} digits"));
-    if bytes.len() > 32 {
-        return Err(too_wide());
-    }
-    let fill = if bytes.first().is_some_and(|b| b & 0x80 != 0) { 0xff } else { 0 };
-    let mut buf = [fill; 32];
-    buf[32 - bytes.len()..].copy_from_slice(bytes);
-    let v = i256::from_be_bytes(buf);
-    if Decimal256Type::is_valid_decimal_precision(v, precision) { Ok(v) } else { Err(too_wide()) }
 }
 
 /// `i32` offsets of a list or map; a batch never nears 2^31 elements, but if

@@ -14,7 +14,9 @@ mod arrow_schema;
 mod bytes;
 mod columns;
 mod compress;
+mod decimal;
 mod json;
+mod mismatch;
 mod parquet;
 
 use std::io::Write;
