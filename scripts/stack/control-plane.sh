@@ -20,8 +20,8 @@ CONTROL_PLANE_BIN="$TARGET_DIR/debug/hydrate-control-plane"
 
 cmd_install() {
   need_cmd cargo
-  log "building hydrate-control-plane and hydratectl (cargo, first build takes minutes)"
-  (cd "$HYDRATE_ROOT" && cargo build --locked -q -p hydrate-control-plane -p hydratectl)
+  log "building the workspace binaries: control plane, services, hydratectl (cargo, first build takes minutes)"
+  (cd "$HYDRATE_ROOT" && cargo build --locked -q --workspace --bins)
 }
 
 ensure_tokens() {

@@ -19,7 +19,7 @@ TOKENS="$STATE_DIR/control-plane/tokens.env"
 cmd_install() {
   need_cmd cargo
   log "building $BINARY (cargo)"
-  (cd "$HYDRATE_ROOT" && cargo build --locked -q -p "$BINARY")
+  (cd "$HYDRATE_ROOT" && cargo build --locked -q --workspace --bins)
 }
 
 binary_stamp() { stat -c '%Y %s' "$SERVICE_BIN"; }
