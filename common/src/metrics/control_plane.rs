@@ -17,7 +17,7 @@ pub struct ControlPlaneMetrics {
     leader_changes: IntCounter,
     leases_granted: IntCounterVec,
     lease_renewals: IntCounterVec,
-    leases_expired: IntCounterVec,
+    leases_expired: IntCounter,
     assignments: IntCounterVec,
     workers: IntGaugeVec,
     connectors: IntGaugeVec,
@@ -58,10 +58,12 @@ impl ControlPlaneMetrics {
                 "Worker lease renewals served.",
                 &["type"],
             ),
-            leases_expired: counter(
-                "hydrate_control_plane_leases_expired_total",
-                "Renewals refused because the worker's lease had expired or was replaced.",
-                &["type"],
+            leases_expired: register(
+                r,
+                IntCounter::new(
+                    "hydrate_control_plane_leases_expired_total",
+                    "Renewals refused because the worker's lease had expired or was replaced.",
+                ),
             ),
             assignments: counter(
                 "hydrate_control_plane_assignments_total",
@@ -120,8 +122,8 @@ impl ControlPlaneMetrics {
     }
 
     /// A worker tried to renew a lease that was gone.
-    pub fn lease_expired(&self, kind: &str) {
-        self.leases_expired.with_label_values(&[kind]).inc();
+    pub fn lease_expired(&self) {
+        self.leases_expired.inc();
     }
 
     /// The leader wrote an assignment change: `assign`, `update` or `unassign`.

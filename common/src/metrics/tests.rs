@@ -27,7 +27,7 @@ fn all_family_types() -> Vec<(String, prometheus::proto::MetricType)> {
     worker().lease_lost("source");
     control_plane().lease_granted("sink");
     control_plane().lease_renewed("sink");
-    control_plane().lease_expired("sink");
+    control_plane().lease_expired();
     control_plane().assignment_changed("assign");
     control_plane().error(Stage::Store);
     control_plane().set_census(&control_plane::Census::default());

@@ -81,7 +81,9 @@ where
         );
         propagation::extract_http(request.headers()).set_parent_of(&span);
         let started = Instant::now();
-        let future = self.inner.call(request).instrument(span.clone());
+        // Inside the span both while the inner service is called and while
+        // its future runs.
+        let future = span.in_scope(|| self.inner.call(request)).instrument(span.clone());
         Box::pin(async move {
             let response = future.await?;
             // An error answered at once has its status in the headers
@@ -221,6 +223,107 @@ mod tests {
         assert_eq!(method_label("/evil.Service/Anything"), "other");
         assert_eq!(method_label("/hydrate.v1.X/a/b"), "other");
         assert_eq!(method_label(&format!("/hydrate.v1.X/{}", "a".repeat(200))), "other");
+    }
+
+    /// An inner service answering with `status` in the headers or trailers,
+    /// and telling which trace it ran in.
+    #[derive(Clone)]
+    struct Echo {
+        trailers_only: bool,
+        seen: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    }
+
+    impl tower::Service<http::Request<()>> for Echo {
+        type Response = http::Response<Trailing>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            *self.seen.lock().expect("lock") = propagation::current_trace_id();
+            let mut response = http::Response::new(Trailing(Some("0")));
+            if self.trailers_only {
+                response.headers_mut().insert("grpc-status", http::HeaderValue::from_static("5"));
+                *response.body_mut() = Trailing(None);
+            }
+            std::future::ready(Ok(response))
+        }
+    }
+
+    /// A body that is only trailers (`grpc-status`), or nothing.
+    struct Trailing(Option<&'static str>);
+
+    impl Body for Trailing {
+        type Data = bytes::Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+            Poll::Ready(self.0.take().map(|code| {
+                let mut trailers = http::HeaderMap::new();
+                trailers.insert("grpc-status", http::HeaderValue::from_static(code));
+                Ok(Frame::trailers(trailers))
+            }))
+        }
+    }
+
+    fn handled(method: &str, code: &str) -> f64 {
+        let needle = format!("hydrate_grpc_server_handled_total{{code=\"{code}\",method=\"{method}\"}} ");
+        crate::metrics::encode_text()
+            .lines()
+            .find_map(|l| l.strip_prefix(needle.as_str()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    #[tokio::test]
+    async fn server_spans_continue_the_callers_trace_and_count_codes() {
+        use opentelemetry::trace::TracerProvider as _;
+        use tower::{Layer as _, Service as _};
+        use tracing_subscriber::prelude::*;
+
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let method = "hydrate.v1.ConnectorService/GetConnector";
+        let (ok_before, not_found_before) = (handled(method, "OK"), handled(method, "NOT_FOUND"));
+
+        for trailers_only in [false, true] {
+            let mut service = GrpcServerLayer.layer(Echo { trailers_only, seen: seen.clone() });
+            let request = http::Request::builder()
+                .uri(format!("/{method}"))
+                .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+                .body(())
+                .expect("request");
+            let response = service.call(request).await.expect("infallible");
+            let mut body = response.into_body();
+            while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+                frame.expect("infallible");
+            }
+            assert_eq!(
+                seen.lock().expect("lock").as_deref(),
+                Some(trace),
+                "the handler ran in the caller's trace"
+            );
+        }
+        assert_eq!(handled(method, "OK") - ok_before, 1.0, "status from the trailers");
+        assert_eq!(handled(method, "NOT_FOUND") - not_found_before, 1.0, "status from trailers-only headers");
+
+        // Without a traceparent the call starts a trace of its own.
+        let mut service = GrpcServerLayer.layer(Echo { trailers_only: false, seen: seen.clone() });
+        let request = http::Request::builder().uri(format!("/{method}")).body(()).expect("request");
+        drop(service.call(request).await.expect("infallible"));
+        let own = seen.lock().expect("lock").clone();
+        assert!(own.is_some_and(|t| t != trace));
     }
 
     #[test]

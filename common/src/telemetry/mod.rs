@@ -121,11 +121,25 @@ pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
 
 /// [`init`] with the log format given (e.g. from a `--log-format` flag).
 pub fn init_with_format(service_name: &str, format: LogFormat) -> Result<TelemetryGuard, TelemetryError> {
+    install(service_name, format, "info")
+}
+
+/// [`init`] for command-line tools: text logs at `warn` unless `RUST_LOG`
+/// says otherwise, traces exported when the `OTEL_*` variables ask.
+pub fn init_tool(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
+    install(service_name, LogFormat::Text, "warn")
+}
+
+fn install(
+    service_name: &str,
+    format: LogFormat,
+    default_level: &str,
+) -> Result<TelemetryGuard, TelemetryError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let exporting = otlp_wanted(&env);
     let provider = tracer_provider(service_name, exporting, &env)?;
     let tracer = provider.tracer("hydrate");
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let otel = tracing_opentelemetry::layer().with_tracer(tracer);
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let installed = match format {
@@ -142,15 +156,14 @@ pub fn init_with_format(service_name: &str, format: LogFormat) -> Result<Telemet
 }
 
 /// Starts structured logging to stderr, its level from `RUST_LOG` (default
-/// `info`), without exporting traces: for tools such as the CLI. Log lines
+/// `info`), without exporting traces (the earlier API; prefer [`init`]). Log lines
 /// still carry trace ids, so a call's server-side logs can be matched.
 pub fn init_logging(format: LogFormat) {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    // Without an exporter, building the provider cannot fail.
-    if let Ok(guard) =
-        tracer_provider("hydrate", false, &env).map(|provider| TelemetryGuard { provider, exporting: false })
-    {
-        let tracer = guard.provider.tracer("hydrate");
+    // Without an exporter, building the provider cannot fail; the tracer
+    // keeps it alive, and there is nothing to flush at exit.
+    if let Ok(provider) = tracer_provider("hydrate", false, &env) {
+        let tracer = provider.tracer("hydrate");
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
         let registry = tracing_subscriber::registry()
             .with(filter)
@@ -161,9 +174,6 @@ pub fn init_logging(format: LogFormat) {
                 .try_init(),
             LogFormat::Json => registry.with(json::layer(std::io::stderr)).try_init(),
         };
-        // Nothing to flush: the provider has no exporter. Keeping it alive
-        // for the process keeps span ids coming.
-        std::mem::forget(guard);
     }
 }
 

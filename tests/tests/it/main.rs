@@ -9,3 +9,4 @@ mod stack_etcd;
 mod stack_kafka;
 mod stack_postgres;
 mod stack_s3;
+mod telemetry;
