@@ -92,6 +92,18 @@ impl ControlPlaneMetrics {
             ),
         };
         this.is_leader.set(0);
+        // Series that alerts and dashboards rate over exist from the start.
+        this.leases_expired.inc_by(0);
+        for stage in super::Stage::CONTROL_PLANE {
+            this.errors.with_label_values(&[stage.as_str()]);
+        }
+        for kind in TYPES {
+            this.leases_granted.with_label_values(&[*kind]);
+            this.lease_renewals.with_label_values(&[*kind]);
+        }
+        for change in ["assign", "update", "unassign"] {
+            this.assignments.with_label_values(&[change]);
+        }
         this
     }
 

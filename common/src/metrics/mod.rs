@@ -57,6 +57,22 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The stages of a source task, whose error series start at 0.
+    pub const SOURCE: &'static [Stage] =
+        &[Stage::Poll, Stage::Convert, Stage::Transform, Stage::Produce, Stage::Commit, Stage::Lease];
+    /// The stages of a sink task, whose error series start at 0.
+    pub const SINK: &'static [Stage] = &[
+        Stage::Consume,
+        Stage::Convert,
+        Stage::Transform,
+        Stage::Encode,
+        Stage::Upload,
+        Stage::Commit,
+        Stage::Lease,
+    ];
+    /// The control plane's stages.
+    pub const CONTROL_PLANE: &'static [Stage] = &[Stage::Store, Stage::Schedule];
+
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -86,6 +86,11 @@ impl SinkMetrics {
     pub fn task(&'static self, connector: &str, task: u32) -> SinkTaskMetrics {
         let task = task.to_string();
         let labels = [connector, task.as_str()];
+        // Error series exist from the start at 0, so rates and alerts see
+        // them before the first error.
+        for stage in Stage::SINK {
+            self.errors.with_label_values(&[connector, task.as_str(), stage.as_str()]);
+        }
         SinkTaskMetrics {
             family: self,
             sent_records: self.sent_records.with_label_values(&labels),

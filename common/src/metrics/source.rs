@@ -72,6 +72,11 @@ impl SourceMetrics {
     pub fn task(&'static self, connector: &str, task: u32) -> SourceTaskMetrics {
         let task = task.to_string();
         let labels = [connector, task.as_str()];
+        // Error series exist from the start at 0, so rates and alerts see
+        // them before the first error.
+        for stage in Stage::SOURCE {
+            self.errors.with_label_values(&[connector, task.as_str(), stage.as_str()]);
+        }
         SourceTaskMetrics {
             family: self,
             received_records: self.received_records.with_label_values(&labels),

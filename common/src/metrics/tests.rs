@@ -91,6 +91,10 @@ fn task_handles_count_and_remove_their_series() {
     );
     assert!(text.contains(r#"hydrate_source_errors_total{connector="handles",stage="produce",task="3"} 1"#));
     assert!(text.contains(r#"hydrate_source_poll_rows_count{connector="handles",task="3"} 2"#));
+    assert!(
+        text.contains(r#"hydrate_source_errors_total{connector="handles",stage="commit",task="3"} 0"#),
+        "error series start at 0"
+    );
     task.remove();
     let text = encode_text();
     assert!(!text.contains(r#"connector="handles""#), "series left after remove: {text}");

@@ -41,6 +41,9 @@ impl WorkerMetrics {
     /// Registered and got a lease.
     pub fn registered(&self, kind: &str) {
         self.registrations.with_label_values(&[kind]).inc();
+        // Renewals and losses exist from the first registration, at 0.
+        self.lease_renewals.with_label_values(&[kind]);
+        self.lease_losses.with_label_values(&[kind]);
     }
 
     /// Renewed the lease.
