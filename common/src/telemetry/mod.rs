@@ -24,6 +24,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -213,10 +214,15 @@ fn tracer_provider(
                 "OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: only grpc is built in"
             )));
         }
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .build()
-            .map_err(|err| TelemetryError::Exporter(err.to_string()))?;
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+        // The crate reads the rest of the OTEL_EXPORTER_OTLP_* variables
+        // (headers, timeout, compression) itself.
+        if let Some(endpoint) =
+            env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| env("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        {
+            exporter = exporter.with_endpoint(endpoint);
+        }
+        let exporter = exporter.build().map_err(|err| TelemetryError::Exporter(err.to_string()))?;
         builder = builder.with_batch_exporter(exporter);
     }
     Ok(builder.build())

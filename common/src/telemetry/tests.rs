@@ -174,3 +174,71 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
 }
+
+/// A stand-in OTLP/gRPC collector: every export request goes to the channel.
+struct Collector(
+    tokio::sync::mpsc::UnboundedSender<
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+    >,
+);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>,
+    ) -> Result<
+        tonic::Response<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>,
+        tonic::Status,
+    > {
+        let _ = self.0.send(request.into_inner());
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_are_exported_over_otlp_grpc_in_the_callers_trace() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Collector(tx)))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+
+    let vars = move |name: &str| match name {
+        "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
+        "OTEL_SERVICE_NAME" => Some("otlp-test".to_owned()),
+        _ => None,
+    };
+    assert!(otlp_wanted(&vars));
+    let provider = tracer_provider("ignored-when-OTEL_SERVICE_NAME-is-set", true, &vars).expect("exporter");
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
+    let remote_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("sink.upload", connector = "c");
+        let headers = [("traceparent", Some(format!("00-{remote_trace}-00f067aa0ba902b7-01").into_bytes()))];
+        assert!(propagation::set_parent_from_kafka(&span, headers.iter().map(|(k, v)| (*k, v.as_deref()))));
+        span.in_scope(|| tracing::info!("uploaded"));
+    });
+    let flushed = tokio::task::spawn_blocking(move || provider.force_flush()).await.expect("join");
+    assert!(flushed.is_ok(), "{flushed:?}");
+
+    let request = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the collector got an export within 10 s")
+        .expect("a request");
+    let resource = request.resource_spans[0].resource.as_ref().expect("resource");
+    let service = resource.attributes.iter().find(|a| a.key == "service.name").and_then(|a| a.value.clone());
+    assert!(format!("{service:?}").contains("otlp-test"), "{service:?}");
+    let spans: Vec<_> =
+        request.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).collect();
+    let upload = spans.iter().find(|s| s.name == "sink.upload").expect("the span was exported");
+    let hex: String = upload.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, remote_trace, "the exported span continues the trace from the headers");
+    server.abort();
+}
