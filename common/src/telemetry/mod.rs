@@ -139,15 +139,12 @@ fn install(
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let exporting = otlp_wanted(&env);
     let provider = tracer_provider(service_name, exporting, &env)?;
-    let tracer = provider.tracer("hydrate");
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let registry = tracing_subscriber::registry().with(otel_layer(&provider));
     let installed = match format {
-        LogFormat::Text => registry
-            .with(fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr))
-            .try_init(),
-        LogFormat::Json => registry.with(json::layer(std::io::stderr)).try_init(),
+        LogFormat::Text => registry.with(text_layer().with_filter(log_filter(default_level))).try_init(),
+        LogFormat::Json => {
+            registry.with(json::layer(std::io::stderr).with_filter(log_filter(default_level))).try_init()
+        }
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
     if exporting {
@@ -164,18 +161,38 @@ pub fn init_logging(format: LogFormat) {
     // Without an exporter, building the provider cannot fail; the tracer
     // keeps it alive, and there is nothing to flush at exit.
     if let Ok(provider) = tracer_provider("hydrate", false, &env) {
-        let tracer = provider.tracer("hydrate");
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-        let registry = tracing_subscriber::registry()
-            .with(filter)
-            .with(tracing_opentelemetry::layer().with_tracer(tracer));
+        let registry = tracing_subscriber::registry().with(otel_layer(&provider));
         let _ = match format {
-            LogFormat::Text => registry
-                .with(fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr))
-                .try_init(),
-            LogFormat::Json => registry.with(json::layer(std::io::stderr)).try_init(),
+            LogFormat::Text => registry.with(text_layer().with_filter(log_filter("info"))).try_init(),
+            LogFormat::Json => {
+                registry.with(json::layer(std::io::stderr).with_filter(log_filter("info"))).try_init()
+            }
         };
     }
+}
+
+/// What logs show: `RUST_LOG`, else `default_level`. It filters the log
+/// lines only: spans reach OpenTelemetry whatever the log level, so a quiet
+/// tool still sends its trace context and exports its spans.
+fn log_filter(default_level: &str) -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level))
+}
+
+/// Spans at info and above become OpenTelemetry spans.
+fn otel_layer<S>(provider: &SdkTracerProvider) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("hydrate"))
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+}
+
+fn text_layer<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr)
 }
 
 /// Whether the `OTEL_*` variables ask for OTLP trace export.

@@ -13,10 +13,11 @@ fn with_json_subscriber(f: impl FnOnce()) -> String {
         move || BufWriter(buf.clone())
     };
     let provider = tracer_provider("test", false, &|_| None).expect("no exporter: cannot fail");
-    let tracer = provider.tracer("test");
+    // As `init` composes them: each layer with its own filter, the logs'
+    // stricter than the spans' (a warn-level tool still has trace ids).
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
-        .with(json::layer(writer));
+        .with(otel_layer(&provider))
+        .with(json::layer(writer).with_filter(EnvFilter::new("info")));
     tracing::subscriber::with_default(subscriber, f);
     let bytes = buf.lock().expect("buffer").clone();
     String::from_utf8(bytes).expect("utf-8 logs")
@@ -241,4 +242,19 @@ async fn spans_are_exported_over_otlp_grpc_in_the_callers_trace() {
     let hex: String = upload.trace_id.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(hex, remote_trace, "the exported span continues the trace from the headers");
     server.abort();
+}
+
+/// A tool logging at warn still makes spans: its calls carry a traceparent.
+#[test]
+fn quiet_logs_still_propagate_trace_context() {
+    let provider = tracer_provider("test", false, &|_| None).expect("no exporter: cannot fail");
+    let subscriber = tracing_subscriber::registry()
+        .with(otel_layer(&provider))
+        .with(json::layer(std::io::sink).with_filter(EnvFilter::new("warn")));
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("hydratectl");
+        let mut headers = Vec::new();
+        span.in_scope(|| propagation::inject_kafka(&mut headers));
+        assert!(headers.iter().any(|(k, _)| k == "traceparent"), "{headers:?}");
+    });
 }
