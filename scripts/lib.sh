@@ -133,4 +133,4 @@ unregister_prometheus_target() { rm -f "$STATE_DIR/prometheus/targets/$1.json"; 
 
 # The local stack's components, each scripts/stack/<name>.sh, in start order;
 # scripts/down stops them in reverse.
-STACK_COMPONENTS=(postgres etcd kafka s3 prometheus control-plane)
+STACK_COMPONENTS=(postgres etcd kafka s3 prometheus control-plane source sink)

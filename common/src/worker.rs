@@ -256,6 +256,19 @@ impl LeaseSession {
             .map_err(|status| WorkerError::Rpc { call: "report task status", status })
     }
 
+    /// Confirms that this worker still owns `task` at `epoch`, e.g. right
+    /// before a sink commits. A stale epoch comes back as FAILED_PRECONDITION.
+    pub async fn check_assignment(&self, task: v1::TaskId, epoch: u64) -> Result<(), WorkerError> {
+        let mut client = self.client.clone();
+        let request =
+            v1::CheckAssignmentRequest { worker_id: self.worker_id.clone(), task: Some(task), epoch };
+        client
+            .check_assignment(request)
+            .await
+            .map(|_| ())
+            .map_err(|status| WorkerError::Rpc { call: "check assignment", status })
+    }
+
     /// Gives the lease back so the tasks move at once, and ends the session.
     pub async fn close(self) {
         self.lost.cancel();

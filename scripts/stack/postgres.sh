@@ -3,7 +3,8 @@
 # own under .dev/state/postgres (never the system's), logical WAL, and the
 # `pagila` database loaded once, owned by the application role `hydrate`.
 #
-# Usage: scripts/stack/postgres.sh install|start|stop|env|wipe
+# Usage: scripts/stack/postgres.sh install|start|stop|env|wipe|reload-pagila
+#   reload-pagila: drop pagila and load it again as shipped (scripts/demo reset)
 source "$(dirname "$0")/../lib.sh"
 
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -184,7 +185,13 @@ cmd_wipe() {
   log "postgres state wiped"
 }
 
+cmd_reload-pagila() {
+  is_running postgres || die "postgres is not running; scripts/up starts it"
+  rm -f "$PAGILA_MARKER"
+  load_pagila
+}
+
 case "${1:-}" in
-  install|start|stop|env|wipe) "cmd_$1" ;;
-  *) echo "usage: $0 install|start|stop|env|wipe" >&2; exit 2 ;;
+  install|start|stop|env|wipe|reload-pagila) "cmd_$1" ;;
+  *) echo "usage: $0 install|start|stop|env|wipe|reload-pagila" >&2; exit 2 ;;
 esac

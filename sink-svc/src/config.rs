@@ -1,0 +1,134 @@
+//! The sink service's own settings, by flag or environment (the connector
+//! settings come with each task from the control plane).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use hydrate_common::telemetry::LogFormat;
+
+use crate::kafka_props::{self, KafkaProperties};
+
+/// Command-line and environment configuration of a sink worker.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "hydrate-sink", version, about = "Hydrate's sink service: Kafka into S3, exactly once")]
+pub struct Config {
+    /// Control-plane endpoints (`http://host:port`), comma-separated.
+    #[arg(long = "control-plane", env = "HYDRATE_ENDPOINT", value_delimiter = ',', required = true)]
+    pub control_plane: Vec<String>,
+    /// The worker's bearer token.
+    #[arg(long, env = "HYDRATE_WORKER_TOKEN", hide_env_values = true, default_value = "")]
+    pub worker_token: String,
+    /// A stable worker id (e.g. the pod name); default: host name and pid.
+    #[arg(long, env = "HYDRATE_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+    pub kafka_bootstrap_servers: String,
+    /// Extra Kafka client properties, Kafka Connect worker syntax (repeatable).
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    pub kafka_properties: Vec<String>,
+    /// A Kafka Connect worker-properties file (security.protocol, sasl.*, ...).
+    #[arg(long, env = "HYDRATE_KAFKA_PROPERTIES_FILE")]
+    pub kafka_properties_file: Option<PathBuf>,
+    /// Local scratch directory for objects being written (default: a temp dir).
+    #[arg(long, env = "HYDRATE_SPOOL_DIR")]
+    pub spool_dir: Option<PathBuf>,
+    /// Memory the encoders may buffer in total, in bytes (suffixes KiB, MiB, GiB).
+    #[arg(long, env = "HYDRATE_SINK_MEMORY_BYTES", default_value = "128MiB", value_parser = parse_bytes)]
+    pub memory_limit: u64,
+    /// Object uploads running at once, over all tasks.
+    #[arg(long, env = "HYDRATE_SINK_UPLOAD_CONCURRENCY", default_value_t = 4)]
+    pub upload_concurrency: usize,
+    /// Most tasks this worker takes; 0 for no limit.
+    #[arg(long, env = "HYDRATE_SINK_CAPACITY", default_value_t = 0)]
+    pub capacity: u32,
+    /// Log line format: text or json.
+    #[arg(long, env = "HYDRATE_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The worker id to register with.
+    pub fn worker_id(&self) -> String {
+        match &self.worker_id {
+            Some(id) if !id.is_empty() => id.clone(),
+            _ => format!("{}-{}", host_name(), std::process::id()),
+        }
+    }
+
+    /// The spool directory, created if missing.
+    pub fn spool_dir(&self, worker_id: &str) -> std::io::Result<PathBuf> {
+        let dir = match &self.spool_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::temp_dir().join(format!("hydrate-sink-{worker_id}")),
+        };
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    /// The Kafka client properties: the file first, then each flag.
+    pub fn kafka_properties(&self) -> Result<KafkaProperties, String> {
+        let mut pairs = BTreeMap::new();
+        if let Some(path) = &self.kafka_properties_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read Kafka properties {}: {e}", path.display()))?;
+            pairs.extend(kafka_props::parse_properties_text(&text));
+        }
+        for pair in &self.kafka_properties {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("--kafka-property `{}` is not KEY=VALUE", key_only(pair)))?;
+            pairs.insert(key.trim().to_owned(), value.trim().to_owned());
+        }
+        kafka_props::to_librdkafka(&self.kafka_bootstrap_servers, &pairs)
+    }
+}
+
+/// Never echo a value: it may be a password.
+fn key_only(pair: &str) -> &str {
+    pair.split(['=', ':']).next().unwrap_or("")
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "sink".to_owned())
+}
+
+/// `134217728`, `128MiB`, `64M`, `1GiB`, `512KiB`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("`{text}` is not a byte size"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown byte unit `{other}` (use KiB, MiB or GiB)")),
+    };
+    n.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_take_binary_units() {
+        assert_eq!(parse_bytes("128MiB"), Ok(128 << 20));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        assert!(parse_bytes("12 parsecs").is_err());
+        assert!(parse_bytes("MiB").is_err());
+    }
+
+    #[test]
+    fn a_bad_property_flag_does_not_echo_its_value() {
+        assert_eq!(key_only("sasl.password:hunter2"), "sasl.password");
+    }
+}

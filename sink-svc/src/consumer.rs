@@ -1,0 +1,127 @@
+//! The task's Kafka consumer: exactly the leased partitions by `assign()`
+//! (no group membership), read_committed, committing offsets under the
+//! connector's group `connect-<connector>` only for lag and the offsets API.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::error::{Result, SinkError};
+use crate::kafka_props::KafkaProperties;
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+fn kafka(context: &str, err: impl std::fmt::Display) -> SinkError {
+    SinkError::Kafka(format!("{context}: {err}"))
+}
+
+/// The client config of the consumer (common and `consumer.*` properties).
+pub fn consumer_config(props: &KafkaProperties, group: &str, client_id: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (k, v) in props.common.iter().chain(props.consumer.iter()) {
+        config.set(k, v);
+    }
+    config
+        .set("group.id", group)
+        .set("client.id", client_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("isolation.level", "read_committed")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false");
+    config
+}
+
+/// The client config of producers (common and `producer.*` properties).
+pub fn producer_config(props: &KafkaProperties) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (k, v) in props.common.iter().chain(props.producer.iter()) {
+        config.set(k, v);
+    }
+    config
+}
+
+/// Creates the consumer (no IO yet).
+pub fn create(config: &ClientConfig) -> Result<Arc<BaseConsumer>> {
+    config.create().map(Arc::new).map_err(|e| kafka("consumer", e))
+}
+
+/// Where partitions without a checkpoint start: the group's committed
+/// offset, else the earliest offset still in the log. Blocking.
+pub fn fallback_starts(
+    consumer: &BaseConsumer,
+    partitions: &[(String, i32)],
+) -> Result<BTreeMap<(String, i32), i64>> {
+    let mut list = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        list.add_partition(topic, *partition);
+    }
+    let committed = consumer.committed_offsets(list, TIMEOUT).map_err(|e| kafka("committed offsets", e))?;
+    let mut starts = BTreeMap::new();
+    for (topic, partition) in partitions {
+        let (low, _) = consumer
+            .fetch_watermarks(topic, *partition, TIMEOUT)
+            .map_err(|e| kafka(&format!("offsets of {topic}-{partition}"), e))?;
+        let offset = match committed.find_partition(topic, *partition).map(|p| p.offset()) {
+            Some(Offset::Offset(o)) if o >= low => o,
+            _ => low,
+        };
+        starts.insert((topic.clone(), *partition), offset);
+    }
+    Ok(starts)
+}
+
+/// Assigns exactly these partitions at these offsets.
+pub fn assign(consumer: &BaseConsumer, starts: &BTreeMap<(String, i32), i64>) -> Result<()> {
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in starts {
+        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .map_err(|e| kafka("assign", e))?;
+    }
+    consumer.assign(&list).map_err(|e| kafka("assign", e))
+}
+
+/// Commits `offsets` (the checkpoints' resume offsets) to the group, for
+/// lag and the offsets API; the checkpoints are the truth.
+pub fn commit(consumer: &BaseConsumer, offsets: &BTreeMap<(String, i32), i64>) -> Result<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in offsets {
+        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .map_err(|e| kafka("commit", e))?;
+    }
+    consumer.commit(&list, CommitMode::Async).map_err(|e| kafka("commit offsets", e))
+}
+
+/// `topic-N` resource names as (topic, partition), split at the last dash.
+pub fn parse_resources(resources: &[String]) -> Result<Vec<(String, i32)>> {
+    resources
+        .iter()
+        .map(|r| {
+            let (topic, partition) = r
+                .rsplit_once('-')
+                .ok_or_else(|| SinkError::Config(format!("resource `{r}` is not topic-partition")))?;
+            let partition = partition
+                .parse::<i32>()
+                .map_err(|_| SinkError::Config(format!("resource `{r}` is not topic-partition")))?;
+            Ok((topic.to_owned(), partition))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_split_at_the_last_dash() {
+        let parsed = parse_resources(&["pagila.public.alt-address-12".into(), "t-0".into()]).unwrap();
+        assert_eq!(parsed, vec![("pagila.public.alt-address".into(), 12), ("t".into(), 0)]);
+        assert!(parse_resources(&["nodash".into()]).is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! Hydrate's sink service: runs the sink tasks the control plane leases to
+//! it, consuming their Kafka partitions into objects in S3, exactly once
+//! (see [`checkpoint`] for how).
+
+pub mod checkpoint;
+pub mod commit;
+pub mod config;
+pub mod consumer;
+pub mod converter;
+pub mod dlq;
+pub mod error;
+pub mod format;
+pub mod kafka_props;
+pub mod memory;
+pub mod naming;
+pub mod partition;
+pub mod pipeline;
+pub mod s3;
+pub mod schedule;
+pub mod segment;
+pub mod service;
+pub mod spool;
+pub mod task;
+pub mod upload;
+
+use std::sync::Arc;
+
+use hydrate_common::worker::WorkerOptions;
+use hydrate_proto::v1;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+/// Runs the sink service until `shutdown` fires.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let worker_id = config.worker_id();
+    let kafka = config.kafka_properties().map_err(anyhow::Error::msg)?;
+    let spool_root = config.spool_dir(&worker_id)?;
+    tracing::info!(
+        worker = %worker_id,
+        control_plane = ?config.control_plane,
+        spool = %spool_root.display(),
+        memory_limit = config.memory_limit,
+        kafka = ?kafka,
+        "sink service starting"
+    );
+    let options = WorkerOptions {
+        endpoints: config.control_plane.clone(),
+        token: config.worker_token.clone(),
+        worker_id,
+        kind: v1::ConnectorType::Sink,
+        capacity: config.capacity,
+        address: String::new(),
+    };
+    let shared = service::Shared {
+        kafka,
+        spool_root,
+        budget: memory::MemoryBudget::new(config.memory_limit),
+        upload_permits: Arc::new(tokio::sync::Semaphore::new(config.upload_concurrency.max(1))),
+        open_writer: Arc::new(format::open_writer),
+    };
+    service::run(options, shared, shutdown).await;
+    Ok(())
+}
+
+/// A token cancelled on SIGINT or SIGTERM, the root of every task's shutdown.
+pub fn shutdown_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let child = token.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested");
+        child.cancel();
+    });
+    token
+}

@@ -1,0 +1,347 @@
+//! Rotation, exactly as Confluent's `TopicPartitionWriter` does it: the
+//! records of one Kafka partition go into a *segment*, one open file per
+//! encoded partition, and the whole segment is committed when it holds
+//! `flush.size` records, when a record's time is `rotate.interval.ms` past
+//! the segment's first, when the wall-clock schedule fires, or when a
+//! record's schema differs from its file's (`schema.compatibility`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use hydrate_common::connect::SchemaCompatibility;
+use hydrate_common::record::{Record, Schema};
+
+use crate::checkpoint::Resume;
+use crate::error::{Result, SinkError};
+use crate::format::{FormatError, FormatOptions, RecordWriter};
+use crate::naming::Naming;
+use crate::schedule::Schedule;
+use crate::spool::{self, Spool, SpoolOut};
+
+/// Opens a format writer over a spool file (the format module's
+/// `open_writer`; tests put their own in).
+pub type WriterFactory = Arc<
+    dyn Fn(
+            &FormatOptions,
+            Option<&Schema>,
+            Box<dyn std::io::Write + Send>,
+        ) -> Result<Box<dyn RecordWriter>, FormatError>
+        + Send
+        + Sync,
+>;
+
+/// When segments are committed.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation {
+    /// `flush.size`.
+    pub flush_size: u64,
+    /// `rotate.interval.ms`.
+    pub interval_ms: Option<i64>,
+    /// `rotate.schedule.interval.ms` in `timezone`.
+    pub schedule: Option<Schedule>,
+    /// `schema.compatibility`. Every mode rolls the file on a schema change;
+    /// records are not projected onto older schemas.
+    pub compatibility: SchemaCompatibility,
+}
+
+/// What a task needs to open files.
+#[derive(Clone)]
+pub struct FileFactory {
+    /// Object names.
+    pub naming: Naming,
+    /// The format.
+    pub options: FormatOptions,
+    /// Where files are encoded.
+    pub spool: Spool,
+    /// The writer constructor.
+    pub open: WriterFactory,
+}
+
+struct OpenFile {
+    key: String,
+    start: i64,
+    end: i64,
+    records: u64,
+    path: PathBuf,
+    written: Arc<AtomicU64>,
+    writer: Box<dyn RecordWriter>,
+    schema: Option<Schema>,
+    buffered: usize,
+}
+
+/// A finished file waiting for its upload.
+#[derive(Debug, Clone)]
+pub struct ClosedFile {
+    /// Its object key.
+    pub key: String,
+    /// Its encoded partition.
+    pub encoded: String,
+    /// First offset.
+    pub start: i64,
+    /// Last offset.
+    pub end: i64,
+    /// Records.
+    pub records: u64,
+    /// The spool file.
+    pub path: PathBuf,
+}
+
+/// What became of a record.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// In an open file.
+    Written,
+    /// Already in the lake (at or below its directory's watermark).
+    Skipped,
+    /// The format refused it; the file is as it was.
+    Rejected(String),
+}
+
+/// The writer of one Kafka partition.
+pub struct PartitionWriter {
+    /// Topic.
+    pub topic: String,
+    /// Kafka partition.
+    pub partition: i32,
+    /// The next offset to read.
+    pub next_offset: i64,
+    /// The resume offset the last checkpoint holds.
+    pub persisted_resume: i64,
+    /// Per directory, the last offset already in the lake (from recovery).
+    pub watermarks: BTreeMap<String, i64>,
+    rotation: Rotation,
+    files: BTreeMap<String, OpenFile>,
+    closed: Vec<ClosedFile>,
+    segment_records: u64,
+    segment_first: Option<i64>,
+    base_time: Option<i64>,
+    next_rotation: Option<i64>,
+    buffered: usize,
+}
+
+impl PartitionWriter {
+    /// A writer that starts at `start` with the recovered `resume` state.
+    pub fn new(
+        topic: &str,
+        partition: i32,
+        start: i64,
+        resume: Resume,
+        rotation: Rotation,
+        now_ms: i64,
+    ) -> Self {
+        PartitionWriter {
+            topic: topic.to_owned(),
+            partition,
+            next_offset: start,
+            persisted_resume: start,
+            watermarks: resume.watermarks,
+            rotation,
+            files: BTreeMap::new(),
+            closed: Vec::new(),
+            segment_records: 0,
+            segment_first: None,
+            base_time: None,
+            next_rotation: rotation.schedule.map(|s| s.next_after(now_ms)),
+            buffered: 0,
+        }
+    }
+
+    /// Appends `record` (offset set) to the file of directory `encoded`,
+    /// committing the segment first or after as rotation says.
+    pub fn append(
+        &mut self,
+        files: &FileFactory,
+        encoded: &str,
+        record: &Record,
+        record_time: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Appended> {
+        let offset = record.offset.unwrap_or(self.next_offset);
+        if self.watermarks.get(encoded).is_some_and(|mark| offset <= *mark) {
+            return Ok(Appended::Skipped);
+        }
+        if self.segment_records > 0 && self.should_rotate(encoded, record, record_time, now_ms) {
+            self.close_segment(now_ms)?;
+        }
+        if !self.files.contains_key(encoded) {
+            let file = self.open_file(files, encoded, record, offset)?;
+            self.files.insert(encoded.to_owned(), file);
+        }
+        let Some(file) = self.files.get_mut(encoded) else {
+            return Err(SinkError::Config("open file vanished".into()));
+        };
+        match file.writer.append(record) {
+            Ok(()) => {}
+            Err(FormatError::Record(reason)) => {
+                if file.records == 0
+                    && let Some(empty) = self.files.remove(encoded)
+                {
+                    drop(empty.writer);
+                    spool::remove(&empty.path);
+                }
+                return Ok(Appended::Rejected(reason));
+            }
+            Err(FormatError::Io(err)) => return Err(SinkError::Spool(err)),
+            Err(FormatError::Encode(message)) => {
+                return Err(SinkError::Spool(std::io::Error::other(format!(
+                    "encoding {}: {message}",
+                    file.key
+                ))));
+            }
+        }
+        file.end = offset;
+        file.records += 1;
+        let now_buffered = file.writer.buffered_bytes();
+        self.buffered = self.buffered.saturating_sub(file.buffered) + now_buffered;
+        file.buffered = now_buffered;
+        self.segment_records += 1;
+        self.segment_first.get_or_insert(offset);
+        if self.base_time.is_none() {
+            self.base_time = record_time;
+        }
+        if self.segment_records >= self.rotation.flush_size {
+            self.close_segment(now_ms)?;
+        }
+        Ok(Appended::Written)
+    }
+
+    fn should_rotate(&self, encoded: &str, record: &Record, record_time: Option<i64>, now_ms: i64) -> bool {
+        let scheduled = self.next_rotation.is_some_and(|at| now_ms >= at);
+        let periodic = match (self.rotation.interval_ms, record_time, self.base_time) {
+            (Some(interval), Some(time), Some(base)) => time - base >= interval,
+            _ => false,
+        };
+        let schema_changed = self.files.get(encoded).is_some_and(|f| f.schema != record.value.schema);
+        scheduled || periodic || schema_changed
+    }
+
+    fn open_file(
+        &mut self,
+        files: &FileFactory,
+        encoded: &str,
+        record: &Record,
+        offset: i64,
+    ) -> Result<OpenFile> {
+        let (path, out): (PathBuf, SpoolOut) = files.spool.create()?;
+        let written = out.counter();
+        let schema = record.value.schema.clone();
+        let writer = (files.open)(&files.options, schema.as_ref(), Box::new(out)).map_err(|e| match e {
+            FormatError::Io(err) => SinkError::Spool(err),
+            other => SinkError::Config(format!("cannot open a {} writer: {other}", files.naming_ext())),
+        })?;
+        Ok(OpenFile {
+            key: files.naming.object_key(&self.topic, encoded, self.partition, offset),
+            start: offset,
+            end: offset,
+            records: 0,
+            path,
+            written,
+            writer,
+            schema,
+            buffered: 0,
+        })
+    }
+
+    /// Commits the open segment if the schedule says so (called also when
+    /// no record comes), and moves the schedule on.
+    pub fn tick(&mut self, now_ms: i64) -> Result<()> {
+        if let Some(at) = self.next_rotation
+            && now_ms >= at
+        {
+            if self.segment_records > 0 {
+                self.close_segment(now_ms)?;
+            } else {
+                self.next_rotation = self.rotation.schedule.map(|s| s.next_after(now_ms));
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes every open file of the segment; they wait in `closed`.
+    fn close_segment(&mut self, now_ms: i64) -> Result<()> {
+        for (encoded, file) in std::mem::take(&mut self.files) {
+            file.writer.finish().map_err(|e| match e {
+                FormatError::Io(err) => SinkError::Spool(err),
+                other => SinkError::Spool(std::io::Error::other(format!("finishing {}: {other}", file.key))),
+            })?;
+            spool::check_complete(&file.path, &file.written)?;
+            self.closed.push(ClosedFile {
+                key: file.key,
+                encoded,
+                start: file.start,
+                end: file.end,
+                records: file.records,
+                path: file.path,
+            });
+        }
+        self.segment_records = 0;
+        self.segment_first = None;
+        self.base_time = None;
+        self.buffered = 0;
+        self.next_rotation = self.rotation.schedule.map(|s| s.next_after(now_ms));
+        Ok(())
+    }
+
+    /// The finished files not yet uploaded, oldest first.
+    pub fn take_closed(&mut self) -> Vec<ClosedFile> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Whether finished files wait for upload.
+    pub fn has_closed(&self) -> bool {
+        !self.closed.is_empty()
+    }
+
+    /// The first offset not in the lake once the closed files are uploaded.
+    pub fn resume_after_closed(&self) -> i64 {
+        self.segment_first.unwrap_or(self.next_offset)
+    }
+
+    /// Bytes the open writers hold in memory.
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// Flushes the writers holding the most until at most `target` bytes
+    /// stay buffered; returns the bytes still buffered.
+    pub fn flush_largest(&mut self, target: usize) -> Result<usize> {
+        let mut by_size: Vec<(usize, String)> =
+            self.files.iter().map(|(e, f)| (f.buffered, e.clone())).collect();
+        by_size.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, encoded) in by_size {
+            if self.buffered <= target {
+                break;
+            }
+            if let Some(file) = self.files.get_mut(&encoded) {
+                file.writer.flush().map_err(|e| SinkError::Spool(std::io::Error::other(e.to_string())))?;
+                let now = file.writer.buffered_bytes();
+                self.buffered = self.buffered.saturating_sub(file.buffered) + now;
+                file.buffered = now;
+            }
+        }
+        Ok(self.buffered)
+    }
+
+    /// Drops open files and closed files not uploaded (a stopping task: the
+    /// records are read again from the checkpoint).
+    pub fn abandon(&mut self) {
+        for (_, file) in std::mem::take(&mut self.files) {
+            drop(file.writer);
+            spool::remove(&file.path);
+        }
+        for file in std::mem::take(&mut self.closed) {
+            spool::remove(&file.path);
+        }
+    }
+}
+
+impl FileFactory {
+    fn naming_ext(&self) -> String {
+        format!("{:?}", self.options.format)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,167 @@
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use hydrate_common::connect::{DecimalFormat, Format, SchemaCompatibility};
+use hydrate_common::record::{Record, Schema, SchemaAndValue, SchemaType, Value};
+
+use super::*;
+
+/// A format for tests: one line per record with its offset.
+struct Lines {
+    out: Box<dyn Write + Send>,
+    records: u64,
+}
+
+impl RecordWriter for Lines {
+    fn append(&mut self, record: &Record) -> Result<(), FormatError> {
+        if record.value.value == Value::from("bad") {
+            return Err(FormatError::Record("bad record".into()));
+        }
+        writeln!(self.out, "{}", record.offset.unwrap_or(-1))?;
+        self.records += 1;
+        Ok(())
+    }
+    fn buffered_bytes(&self) -> usize {
+        0
+    }
+    fn flush(&mut self) -> Result<(), FormatError> {
+        Ok(())
+    }
+    fn records(&self) -> u64 {
+        self.records
+    }
+    fn finish(mut self: Box<Self>) -> Result<(), FormatError> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+fn factory(dir: &str) -> FileFactory {
+    let root = std::env::temp_dir().join(format!("hydrate-segment-tests-{}", uuid::Uuid::new_v4().simple()));
+    let spool = Spool::open(&root, dir).unwrap();
+    let config = test_config();
+    FileFactory {
+        naming: Naming::new(&config, ".txt".into()),
+        options: FormatOptions {
+            format: Format::Json { gzip: None },
+            json_decimal_format: DecimalFormat::Base64,
+            excluded_fields: Vec::new(),
+            row_group_rows: 10,
+        },
+        spool,
+        open: Arc::new(|_, _, out| Ok(Box::new(Lines { out, records: 0 }) as Box<dyn RecordWriter>)),
+    }
+}
+
+fn test_config() -> hydrate_common::connect::S3SinkConfig {
+    let config: BTreeMap<String, String> = [
+        ("connector.class", "io.confluent.connect.s3.S3SinkConnector"),
+        ("topics", "t"),
+        ("s3.bucket.name", "b"),
+        ("flush.size", "3"),
+        ("format.class", "io.confluent.connect.s3.format.json.JsonFormat"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    match hydrate_common::connect::build_spec(&config).unwrap().connector {
+        hydrate_common::connect::ConnectorConfig::S3Sink(s) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn rotation(flush_size: u64) -> Rotation {
+    Rotation { flush_size, interval_ms: None, schedule: None, compatibility: SchemaCompatibility::None }
+}
+
+fn record(offset: i64, value: Value, schema: Option<Schema>) -> Record {
+    Record {
+        topic: "t".into(),
+        partition: Some(0),
+        offset: Some(offset),
+        value: SchemaAndValue { schema, value },
+        ..Record::default()
+    }
+}
+
+fn keys(closed: &[ClosedFile]) -> Vec<(String, i64, i64)> {
+    closed.iter().map(|f| (f.key.clone(), f.start, f.end)).collect()
+}
+
+#[test]
+fn flush_size_commits_every_open_file_of_the_partition() {
+    let files = factory("a");
+    let mut w = PartitionWriter::new("t", 0, 0, Resume::default(), rotation(3), 0);
+    for (offset, dir) in [(0, "x=1"), (1, "x=2"), (2, "x=1"), (3, "x=2")] {
+        assert_eq!(
+            w.append(&files, dir, &record(offset, Value::Int32(1), None), None, 0).unwrap(),
+            Appended::Written
+        );
+    }
+    let closed = w.take_closed();
+    assert_eq!(
+        keys(&closed),
+        [
+            ("topics/t/x=1/t+0+0000000000.txt".to_owned(), 0, 2),
+            ("topics/t/x=2/t+0+0000000001.txt".to_owned(), 1, 1)
+        ]
+    );
+    assert_eq!(std::fs::read_to_string(&closed[0].path).unwrap(), "0\n2\n");
+    assert_eq!(w.resume_after_closed(), 3, "the open segment starts at 3");
+    w.abandon();
+}
+
+#[test]
+fn records_at_or_below_a_watermark_are_skipped_after_recovery() {
+    let files = factory("b");
+    let resume = Resume { offset: Some(10), watermarks: BTreeMap::from([("x=1".to_owned(), 12)]) };
+    let mut w = PartitionWriter::new("t", 0, 10, resume, rotation(100), 0);
+    let mut got = Vec::new();
+    for (offset, dir) in [(10, "x=1"), (11, "x=2"), (12, "x=1"), (13, "x=1")] {
+        got.push(w.append(&files, dir, &record(offset, Value::Int32(1), None), None, 0).unwrap());
+    }
+    assert_eq!(got, [Appended::Skipped, Appended::Written, Appended::Skipped, Appended::Written]);
+    w.tick(0).unwrap();
+    assert!(!w.has_closed());
+    assert_eq!(w.resume_after_closed(), 11);
+    w.abandon();
+}
+
+#[test]
+fn the_schedule_commits_idle_segments_and_a_schema_change_rolls_them() {
+    let files = factory("c");
+    let schedule = crate::schedule::Schedule::new(1000, Some("UTC")).unwrap();
+    let rot = Rotation { schedule: Some(schedule), ..rotation(100) };
+    let mut w = PartitionWriter::new("t", 0, 0, Resume::default(), rot, 100);
+    w.append(&files, "p", &record(0, Value::Int32(1), None), None, 200).unwrap();
+    w.tick(999).unwrap();
+    assert!(!w.has_closed(), "not yet due");
+    w.tick(1000).unwrap();
+    assert_eq!(keys(&w.take_closed()), [("topics/t/p/t+0+0000000000.txt".to_owned(), 0, 0)]);
+
+    let int = Some(Schema::of(SchemaType::Int32));
+    let string = Some(Schema::of(SchemaType::String));
+    w.append(&files, "p", &record(1, Value::Int32(1), int.clone()), None, 1100).unwrap();
+    w.append(&files, "p", &record(2, Value::from("s"), string), None, 1100).unwrap();
+    assert_eq!(keys(&w.take_closed()), [("topics/t/p/t+0+0000000001.txt".to_owned(), 1, 1)]);
+    // A rejected record leaves no empty file behind.
+    assert!(matches!(
+        w.append(&files, "q", &record(3, Value::from("bad"), None), None, 1100).unwrap(),
+        Appended::Rejected(_)
+    ));
+    w.tick(2000).unwrap();
+    assert_eq!(keys(&w.take_closed()), [("topics/t/p/t+0+0000000002.txt".to_owned(), 2, 2)]);
+    w.abandon();
+}
+
+#[test]
+fn rotate_interval_uses_record_time_from_the_segments_first_record() {
+    let files = factory("d");
+    let rot = Rotation { interval_ms: Some(1000), ..rotation(100) };
+    let mut w = PartitionWriter::new("t", 0, 0, Resume::default(), rot, 0);
+    for (offset, time) in [(0, 5_000), (1, 5_999), (2, 6_000), (3, 6_500)] {
+        w.append(&files, "p", &record(offset, Value::Int32(1), None), Some(time), 0).unwrap();
+    }
+    assert_eq!(keys(&w.take_closed()), [("topics/t/p/t+0+0000000000.txt".to_owned(), 0, 1)]);
+    w.abandon();
+}

@@ -1,0 +1,141 @@
+//! Hydrate's source service: runs the JDBC source tasks the control plane
+//! leases to it. Each task polls PostgreSQL the way Kafka Connect's JDBC
+//! source does (bulk, incrementing, timestamp, timestamp+incrementing,
+//! custom query), never skips a row whose transaction commits late, and
+//! writes records and source offsets to Kafka in one transaction.
+
+mod error;
+mod kafka;
+pub mod kafka_props;
+mod layout;
+mod numeric;
+pub mod offset;
+mod pg;
+mod pg_tls;
+mod querier;
+pub mod query;
+mod supervisor;
+mod task;
+pub mod types;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use hydrate_common::telemetry::LogFormat;
+use hydrate_common::worker::WorkerOptions;
+use hydrate_proto::v1;
+use tokio_util::sync::CancellationToken;
+
+pub use error::{Result, SourceError};
+
+/// Command-line and environment configuration of the source service.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "hydrate-source", version, about)]
+pub struct Config {
+    /// Control-plane gRPC endpoints, comma-separated.
+    #[arg(long = "control-plane", env = "HYDRATE_ENDPOINT", value_delimiter = ',', required = true)]
+    pub control_plane: Vec<String>,
+    /// The worker's bearer token.
+    #[arg(long, env = "HYDRATE_WORKER_TOKEN", hide_env_values = true, default_value = "")]
+    pub worker_token: String,
+    /// A stable worker id (default: host name and process id).
+    #[arg(long, env = "HYDRATE_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// Most tasks this worker takes; 0 for no limit.
+    #[arg(long, env = "HYDRATE_WORKER_CAPACITY", default_value_t = 0)]
+    pub capacity: u32,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+    pub kafka_bootstrap_servers: String,
+    /// Kafka client properties as Kafka Connect worker properties
+    /// (`security.protocol=SASL_SSL`, `sasl.jaas.config=...`); repeatable.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    pub kafka_properties: Vec<String>,
+    /// A Kafka Connect worker-properties file with the Kafka client settings.
+    #[arg(long, env = "HYDRATE_KAFKA_PROPERTIES_FILE")]
+    pub kafka_properties_file: Option<PathBuf>,
+    /// Log line format: text or json.
+    #[arg(long, env = "HYDRATE_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The Kafka settings: the file first, then `--kafka-property` pairs.
+    pub fn kafka_settings(&self) -> anyhow::Result<kafka_props::KafkaSettings> {
+        let mut worker: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(path) = &self.kafka_properties_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the Kafka properties file {}", path.display()))?;
+            worker.extend(kafka_props::parse_properties(&text));
+        }
+        for pair in &self.kafka_properties {
+            let (key, value) = pair.split_once('=').with_context(|| {
+                format!(
+                    "--kafka-property must be KEY=VALUE (got a value without '=' for {})",
+                    pair.split(':').next().unwrap_or("")
+                )
+            })?;
+            worker.insert(key.trim().to_owned(), value.trim().to_owned());
+        }
+        kafka_props::translate(&worker).map_err(|e| anyhow::anyhow!("kafka properties: {e}"))
+    }
+}
+
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "source".to_owned());
+    let clean: String =
+        host.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+    format!("{clean}-{}", std::process::id())
+}
+
+/// Runs the service until `shutdown` fires.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let settings = config.kafka_settings()?;
+    let options = WorkerOptions {
+        endpoints: config.control_plane.clone(),
+        token: config.worker_token.clone(),
+        worker_id: config.worker_id.clone().unwrap_or_else(default_worker_id),
+        kind: v1::ConnectorType::Source,
+        capacity: config.capacity,
+        address: String::new(),
+    };
+    tracing::info!(worker = %options.worker_id, endpoints = ?options.endpoints, kafka = %config.kafka_bootstrap_servers, "source service starting");
+    let kafka = supervisor::KafkaRuntime { bootstrap: config.kafka_bootstrap_servers.clone(), settings };
+    supervisor::run_worker(options, kafka, shutdown).await;
+    Ok(())
+}
+
+/// A token cancelled on SIGINT or SIGTERM.
+pub fn shutdown_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let child = token.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested");
+        child.cancel();
+    });
+    token
+}

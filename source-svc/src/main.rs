@@ -1,0 +1,10 @@
+use clap::Parser;
+use hydrate_source::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    hydrate_common::tls::install_crypto_provider();
+    hydrate_common::telemetry::init_logging(config.log_format);
+    hydrate_source::run(config, hydrate_source::shutdown_signal()).await
+}

@@ -1,0 +1,212 @@
+//! The sink service against the real stack: object names and contents as
+//! Confluent's sink writes them, the dead letter queue, and failures that
+//! must say what is wrong.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hydrate_proto::v1;
+use hydrate_tests::env::shared_file;
+use hydrate_tests::wait_for;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::sink_support::{ADDRESS_SCHEMA, SinkWorld, address_payload, envelope};
+
+fn seed_sink(name: &str) -> serde_json::Map<String, serde_json::Value> {
+    let text = shared_file(&format!("seed/connectors/{name}.json"));
+    match serde_json::from_str(&text).expect("seed config") {
+        serde_json::Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn sink_pair_one_writes_confluents_keys_and_each_payload_once() {
+    let world = SinkWorld::start("sink_pair_one", 5).await;
+    let counts = [("address", 603u32), ("city", 600), ("country", 109)];
+    let mut expected_keys = Vec::new();
+    for (table, count) in counts {
+        let topic = world.scope.topic(table);
+        world.create_topic(&topic, 1).await;
+        let records =
+            (1..=count).map(|id| (0, None, Some(envelope(ADDRESS_SCHEMA, &address_payload(id))))).collect();
+        world.produce(&topic, records).await;
+        for start in (0..count).step_by(100) {
+            expected_keys
+                .push(format!("{}/{topic}/partition=0/{topic}+0+{start:010}.json", world.topics_dir()));
+        }
+    }
+    assert_eq!(expected_keys.len(), 15);
+    expected_keys.sort();
+
+    let mut config = seed_sink("s3_sink_connector_00");
+    let regex = format!("{}\\.(.*)", world.scope.topic("").trim_end_matches('.').replace('.', "\\."));
+    config.insert("topics.regex".into(), regex.into());
+    config.insert("topics.dir".into(), world.topics_dir().into());
+    config.insert("s3.bucket.name".into(), world.scope.env().s3_bucket().into());
+    config.insert("rotate.schedule.interval.ms".into(), 2000.into());
+    let name = format!("pair1_{}", world.scope.id());
+    world.put(&name, serde_json::Value::Object(config)).await;
+    world.wait_tasks(&name, v1::State::Running, Duration::from_secs(30)).await;
+
+    let prefix = format!("{}/test.", world.topics_dir());
+    let keys = wait_for("the 15 objects of pair #1", Duration::from_secs(90), || {
+        let world = &world;
+        let prefix = prefix.clone();
+        let expected = expected_keys.len();
+        async move {
+            let keys = world.list(&prefix).await;
+            if keys.len() > expected {
+                return Ok(Some(keys));
+            }
+            Ok((keys.len() == expected).then_some(keys))
+        }
+    })
+    .await;
+    assert_eq!(keys, expected_keys);
+
+    for (table, count) in counts {
+        let topic = world.scope.topic(table);
+        let mut lines = Vec::new();
+        for key in keys.iter().filter(|k| k.contains(&format!("/{topic}/"))) {
+            let body = String::from_utf8(world.get(key).await).expect("utf-8");
+            lines.extend(body.lines().map(str::to_owned));
+        }
+        let expected: Vec<String> = (1..=count).map(address_payload).collect();
+        assert_eq!(lines, expected, "{topic}: every payload once, in offset order, exactly as produced");
+    }
+    let checkpoints = world.list(&format!("{}/_hydrate/{name}/", world.topics_dir())).await;
+    assert_eq!(checkpoints.len(), 3, "one checkpoint per partition: {checkpoints:?}");
+    let committed = world.committed(&name, &world.scope.topic("address"), 1).await;
+    assert_eq!(committed, [603], "the group offset follows the checkpoint");
+}
+
+/// A key in the converter's format: only the value is bad.
+const KEY: &str = r#"{"schema":{"type":"int32","optional":false},"payload":7}"#;
+
+#[tokio::test]
+async fn sink_bad_records_go_to_the_dead_letter_queue_with_context_headers() {
+    let world = SinkWorld::start("sink_dlq", 5).await;
+    let topic = world.scope.topic("data");
+    let dlq = world.scope.topic("dlq");
+    world.create_topic(&topic, 1).await;
+    world.create_topic(&dlq, 1).await;
+    let good = |id| Some(envelope(ADDRESS_SCHEMA, &address_payload(id)));
+    world
+        .produce(
+            &topic,
+            vec![(0, None, good(1)), (0, Some(KEY.into()), Some("{not json".into())), (0, None, good(2))],
+        )
+        .await;
+    let mut config = seed_sink("s3_sink_connector_01");
+    config.insert("topics".into(), topic.clone().into());
+    config.insert("topics.dir".into(), world.topics_dir().into());
+    config.insert("s3.bucket.name".into(), world.scope.env().s3_bucket().into());
+    config.insert("flush.size".into(), 2.into());
+    config.insert("errors.tolerance".into(), "all".into());
+    config.insert("errors.deadletterqueue.topic.name".into(), dlq.clone().into());
+    config.insert("errors.deadletterqueue.topic.replication.factor".into(), 1.into());
+    config.insert("errors.deadletterqueue.context.headers.enable".into(), true.into());
+    let name = format!("dlq_{}", world.scope.id());
+    world.put(&name, serde_json::Value::Object(config)).await;
+
+    let key = format!("{}/{topic}/partition=0/{topic}+0+0000000000.json", world.topics_dir());
+    let prefix = format!("{}/{topic}/", world.topics_dir());
+    wait_for("the object of the two good records", Duration::from_secs(60), || {
+        let (world, prefix, key) = (&world, prefix.clone(), key.clone());
+        async move { Ok((world.list(&prefix).await == [key]).then_some(())) }
+    })
+    .await;
+    let body = String::from_utf8(world.get(&key).await).expect("utf-8");
+    assert_eq!(body.lines().collect::<Vec<_>>(), [address_payload(1), address_payload(2)]);
+
+    let bootstrap = world.scope.env().kafka_bootstrap().to_owned();
+    let dead = tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", "sink-dlq-reader")
+            .create()
+            .expect("consumer");
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&dlq, 0, Offset::Beginning).expect("partition");
+        consumer.assign(&list).expect("assign");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+                let headers: BTreeMap<String, String> = m
+                    .headers()
+                    .map(|hs| {
+                        hs.iter()
+                            .map(|h| {
+                                (
+                                    h.key.to_owned(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                return Some((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec), headers));
+            }
+        }
+        None
+    })
+    .await
+    .expect("read dlq")
+    .expect("a record in the dead letter queue within 30 s");
+    assert_eq!(dead.0.as_deref(), Some(KEY.as_bytes()), "the original key");
+    assert_eq!(dead.1.as_deref(), Some(&b"{not json"[..]), "the original value");
+    assert_eq!(dead.2["__connect.errors.topic"], topic);
+    assert_eq!(dead.2["__connect.errors.partition"], "0");
+    assert_eq!(dead.2["__connect.errors.offset"], "1");
+    assert_eq!(dead.2["__connect.errors.stage"], "VALUE_CONVERTER");
+    assert_eq!(
+        dead.2["__connect.errors.exception.class.name"],
+        "org.apache.kafka.connect.errors.DataException"
+    );
+    assert!(!dead.2["__connect.errors.exception.message"].is_empty());
+    world.wait_tasks(&name, v1::State::Running, Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn sink_a_tombstone_with_behavior_fail_fails_the_task_and_writes_nothing() {
+    let world = SinkWorld::start("sink_null_fail", 5).await;
+    let topic = world.scope.topic("data");
+    world.create_topic(&topic, 1).await;
+    world
+        .produce(
+            &topic,
+            vec![(0, None, Some(envelope(ADDRESS_SCHEMA, &address_payload(1)))), (0, None, None)],
+        )
+        .await;
+    let mut config = seed_sink("s3_sink_connector_01");
+    config.insert("topics".into(), topic.clone().into());
+    config.insert("topics.dir".into(), world.topics_dir().into());
+    config.insert("s3.bucket.name".into(), world.scope.env().s3_bucket().into());
+    config.insert("behavior.on.null.values".into(), "fail".into());
+    let name = format!("nullfail_{}", world.scope.id());
+    world.put(&name, serde_json::Value::Object(config)).await;
+    let traces = world.wait_tasks(&name, v1::State::Failed, Duration::from_secs(60)).await;
+    assert!(traces[0].contains("behavior.on.null.values"), "{traces:?}");
+    assert!(traces[0].contains(&format!("{topic}-0@1")), "names the record: {traces:?}");
+    assert!(world.list(&format!("{}/{topic}/", world.topics_dir())).await.is_empty(), "nothing partial");
+}
+
+#[tokio::test]
+async fn sink_a_missing_bucket_fails_the_task_naming_the_bucket() {
+    let world = SinkWorld::start("sink_no_bucket", 5).await;
+    let topic = world.scope.topic("data");
+    world.create_topic(&topic, 1).await;
+    let bucket =
+        format!("no-such-bucket-{}", &world.scope.id().replace('_', "-")[..20.min(world.scope.id().len())]);
+    let mut config = seed_sink("s3_sink_connector_01");
+    config.insert("topics".into(), topic.into());
+    config.insert("s3.bucket.name".into(), bucket.clone().into());
+    let name = format!("nobucket_{}", world.scope.id());
+    world.put(&name, serde_json::Value::Object(config)).await;
+    let traces = world.wait_tasks(&name, v1::State::Failed, Duration::from_secs(60)).await;
+    assert!(traces[0].contains(&bucket) && traces[0].contains("does not exist"), "{traces:?}");
+}
