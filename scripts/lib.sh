@@ -31,6 +31,10 @@ KAFKA_SASL_PORT=19093     # SASL_PLAINTEXT, SCRAM-SHA-512
 KAFKA_CONTROLLER_PORT=19094
 S3_PORT=19000
 PROMETHEUS_PORT=19090
+# Telemetry listeners (/metrics, /healthz, /readyz) of Hydrate's services.
+CONTROL_PLANE_METRICS_PORT=19464
+SOURCE_METRICS_PORT=19465
+SINK_METRICS_PORT=19466
 
 log() { printf '%s %s\n' "[$(date +%H:%M:%S)]" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -112,6 +116,20 @@ require_free_port() {
     die "$1: port $2 is already in use by a process scripts/up did not start"
   fi
 }
+
+# register_prometheus_target NAME PORT: have the stack's Prometheus scrape
+# 127.0.0.1:PORT/metrics as job NAME (a file_sd target file it re-reads
+# within seconds; no reload). NAME is the job the dashboards and alerts use:
+# control-plane, source or sink.
+register_prometheus_target() {
+  local name=$1 port=$2 dir="$STATE_DIR/prometheus/targets"
+  mkdir -p "$dir"
+  printf '[{"targets": ["127.0.0.1:%s"], "labels": {"job": "%s"}}]\n' "$port" "$name" > "$dir/$name.json.tmp"
+  mv "$dir/$name.json.tmp" "$dir/$name.json"
+}
+
+# unregister_prometheus_target NAME: stop scraping it (the service stopped).
+unregister_prometheus_target() { rm -f "$STATE_DIR/prometheus/targets/$1.json"; }
 
 # The local stack's components, each scripts/stack/<name>.sh, in start order;
 # scripts/down stops them in reverse.

@@ -16,8 +16,9 @@ use crate::error::{CliError, Result};
 /// The generated client, with every call authenticated.
 pub type Client = ConnectorServiceClient<InterceptedService<Channel, BearerAuth>>;
 
-/// Adds `authorization: Bearer <token>` to every call when a token is set.
-/// No trace context (`traceparent`) is sent yet: each call is a plain call.
+/// Adds `authorization: Bearer <token>` to every call when a token is set,
+/// and the caller's trace context (`traceparent`), so the control plane's
+/// spans continue the command's trace.
 #[derive(Clone)]
 pub struct BearerAuth {
     header: Option<MetadataValue<Ascii>>,
@@ -52,6 +53,7 @@ impl Interceptor for BearerAuth {
         if let Some(header) = &self.header {
             request.metadata_mut().insert("authorization", header.clone());
         }
+        hydrate_common::telemetry::TraceContextInterceptor::apply(&mut request);
         Ok(request)
     }
 }

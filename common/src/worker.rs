@@ -58,13 +58,14 @@ pub enum WorkerError {
     },
 }
 
-/// Adds the bearer token to every call.
+/// Adds the bearer token and the caller's trace context to every call.
 #[derive(Clone)]
 pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
 
 impl tonic::service::Interceptor for Bearer {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         request.metadata_mut().insert("authorization", self.0.clone());
+        crate::telemetry::TraceContextInterceptor::apply(&mut request);
         Ok(request)
     }
 }
@@ -90,6 +91,14 @@ pub fn connect(options: &WorkerOptions) -> Result<Client, WorkerError> {
         .parse()
         .map_err(|_| WorkerError::Endpoint("the token is not a valid header value".into()))?;
     Ok(WorkerServiceClient::with_interceptor(Channel::balance_list(endpoints.into_iter()), Bearer(token)))
+}
+
+/// The metrics' `kind` label of a worker type.
+fn kind_label(kind: v1::ConnectorType) -> &'static str {
+    match kind {
+        v1::ConnectorType::Sink => "sink",
+        _ => "source",
+    }
 }
 
 /// A registered worker holding a lease.
@@ -125,6 +134,8 @@ impl LeaseSession {
             .map_err(|status| WorkerError::Rpc { call: "register", status })?
             .into_inner();
         let (worker_id, lease_id) = (registered.worker_id, registered.lease_id);
+        let kind = kind_label(options.kind);
+        crate::metrics::worker().registered(kind);
         let lost = shutdown.child_token();
         let ttl = Duration::from_secs(registered.lease_ttl_seconds.max(1) as u64);
         let mut stream = client
@@ -154,7 +165,10 @@ impl LeaseSession {
                         let request = v1::RenewLeaseRequest { worker_id: worker_id.clone(), lease_id };
                         let attempt = tokio::time::timeout_at(deadline, client.renew_lease(request)).await;
                         match attempt {
-                            Ok(Ok(_)) => break true,
+                            Ok(Ok(_)) => {
+                                crate::metrics::worker().lease_renewed(kind);
+                                break true;
+                            }
                             // The lease is gone: no retry can help.
                             Ok(Err(status)) if status.code() == tonic::Code::NotFound => {
                                 last_error = status.message().to_owned();
@@ -170,6 +184,9 @@ impl LeaseSession {
                     };
                     if !renewed {
                         tracing::warn!(worker = %worker_id, error = %last_error, "lease renewal failed; stopping all tasks");
+                        if !lost.is_cancelled() {
+                            crate::metrics::worker().lease_lost(kind);
+                        }
                         lost.cancel();
                         return;
                     }
@@ -190,6 +207,7 @@ impl LeaseSession {
                     };
                     match message {
                         Ok(Some(set)) => {
+                            crate::metrics::worker().set_assigned_tasks(kind, set.assignments.len());
                             let _ = tx.send(set.assignments);
                             continue;
                         }
@@ -210,6 +228,9 @@ impl LeaseSession {
                         match client.watch_assignments(request).await {
                             Ok(response) => break response.into_inner(),
                             Err(status) if status.code() == tonic::Code::NotFound => {
+                                if !lost.is_cancelled() {
+                                    crate::metrics::worker().lease_lost(kind);
+                                }
                                 lost.cancel();
                             }
                             Err(_) => {}

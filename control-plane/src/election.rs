@@ -94,14 +94,18 @@ async fn lead_once(
         },
     };
     tracing::info!(replica = %replica_id, "became leader");
+    hydrate_common::metrics::control_plane().set_leader(true);
     let scheduling = CancellationToken::new();
     let scheduler = tokio::spawn(crate::scheduler::run(store.clone(), topics, scheduling.clone()));
+    let census = tokio::spawn(crate::census::run(store.clone(), scheduling.clone()));
     tokio::select! {
         _ = shutdown.cancelled() => {}
         _ = lost.cancelled() => tracing::warn!(replica = %replica_id, "leader lease lost; stopped scheduling"),
     }
     scheduling.cancel();
     let _ = scheduler.await;
+    let _ = census.await;
+    hydrate_common::metrics::control_plane().set_leader(false);
     renew.abort();
     if let Some(key) = leader_key.leader() {
         let _ = client.resign(Some(etcd_client::ResignOptions::new().with_leader(key.clone()))).await;

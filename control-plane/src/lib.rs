@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod census;
 mod election;
 mod error;
 mod health;
@@ -69,6 +70,9 @@ pub struct Config {
     /// Extra Kafka client properties (`security.protocol=SASL_SSL`, ...).
     #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
     pub kafka_properties: Vec<String>,
+    /// Serve /metrics, /healthz and /readyz on this address (off when unset).
+    #[arg(long, env = "HYDRATE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log line format: text or json.
     #[arg(long, env = "HYDRATE_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,

@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hydrate_common::metrics::{self, Stage};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::error::Result;
 use crate::kafka::TopicSource;
@@ -21,7 +23,9 @@ const RESYNC: Duration = Duration::from_secs(3);
 pub async fn run(store: Store, topics: Arc<dyn TopicSource>, cancel: CancellationToken) {
     let mut last_topics = TopicPartitions::new();
     loop {
-        if let Err(err) = reconcile(&store, topics.as_ref(), &mut last_topics).await {
+        let span = tracing::info_span!("control_plane.reconcile");
+        if let Err(err) = reconcile(&store, topics.as_ref(), &mut last_topics).instrument(span).await {
+            metrics::control_plane().error(Stage::Schedule);
             tracing::warn!(error = %err, "reconcile failed; retrying");
         }
         // Wake on any change under the prefix but task statuses (workers
@@ -166,6 +170,7 @@ pub async fn reconcile(
                 let (epoch, epoch_revision) = store.epoch(&record.connector, record.task).await?;
                 record.epoch = epoch + 1;
                 if store.assign(owner, &record, epoch_revision, previous.as_deref()).await? {
+                    metrics::control_plane().assignment_changed("assign");
                     tracing::info!(
                         connector = %record.connector,
                         task = record.task,
@@ -181,9 +186,11 @@ pub async fn reconcile(
                     continue;
                 };
                 store.update_assignment(&worker, owner.lease_id, &record, revision).await?;
+                metrics::control_plane().assignment_changed("update");
             }
             Move::Unassign { worker, connector, task } => {
                 store.unassign(&worker, &connector, task).await?;
+                metrics::control_plane().assignment_changed("unassign");
                 tracing::info!(connector = %connector, task, worker = %worker, "task unassigned");
             }
         }

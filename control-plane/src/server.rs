@@ -39,10 +39,26 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         config.insecure_no_auth,
     )
     .map_err(anyhow::Error::msg)?;
+    // The metrics listener first, so a scrape sees the replica while it
+    // waits for etcd (not ready yet).
+    hydrate_common::metrics::set_build_info("control-plane");
+    let _ = hydrate_common::metrics::control_plane();
+    let _ = hydrate_common::metrics::grpc_server();
+    let metrics = match config.metrics_listen {
+        Some(addr) => Some(
+            hydrate_common::telemetry::serve_metrics(addr, shutdown.clone())
+                .await
+                .with_context(|| format!("--metrics-listen {addr}"))?,
+        ),
+        None => None,
+    };
     if config.insecure_no_auth {
         tracing::warn!("authentication is OFF (--insecure-no-auth): anyone reaching the listener is admin");
     }
     let store = connect_store(&config, &shutdown).await?;
+    if let Some(metrics) = &metrics {
+        metrics.readiness().set_ready(true);
+    }
     let (topics, offsets): (Arc<dyn TopicSource>, _) = match &config.kafka_bootstrap_servers {
         Some(bootstrap) => {
             let properties = parse_properties(&config.kafka_properties)?;
@@ -95,6 +111,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         // CORS sits outside gRPC-web so preflight requests are answered first.
         .layer(cors_layer())
         .layer(tonic_web::GrpcWebLayer::new())
+        // Innermost: sees plain gRPC (gRPC-web already translated), one
+        // span and one count per call.
+        .layer(hydrate_common::telemetry::GrpcServerLayer)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(connectors)
@@ -105,6 +124,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     shutdown.cancel();
     let _ = election.await;
     let _ = health.await;
+    if let Some(metrics) = metrics {
+        metrics.stopped().await;
+    }
     tracing::info!("control plane stopped");
     Ok(served?)
 }

@@ -46,6 +46,7 @@ cmd_start() {
   if is_running control-plane; then
     if [[ "$(cat "$RUN_DIR/control-plane.stamp" 2>/dev/null)" == "$(binary_stamp)" ]]; then
       log "control-plane already running (pid $(cat "$RUN_DIR/control-plane.pid"))"
+      register_prometheus_target control-plane "$CONTROL_PLANE_METRICS_PORT"
       return 0
     fi
     log "control-plane binary changed: restarting"
@@ -59,12 +60,14 @@ cmd_start() {
   ETCD_ENDPOINTS="http://127.0.0.1:$ETCD_PORT" \
   KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" \
   HYDRATE_LEASE_TTL_SECONDS=10 \
+  HYDRATE_METRICS_LISTEN="127.0.0.1:$CONTROL_PLANE_METRICS_PORT" \
     start_bg control-plane "$CONTROL_PLANE_BIN"
   binary_stamp > "$RUN_DIR/control-plane.stamp"
   wait_port control-plane "$HYDRATE_PORT" 60
+  register_prometheus_target control-plane "$CONTROL_PLANE_METRICS_PORT"
 }
 
-cmd_stop() { stop_pid control-plane; }
+cmd_stop() { stop_pid control-plane; unregister_prometheus_target control-plane; }
 
 cmd_env() {
   ensure_tokens
@@ -75,6 +78,7 @@ cmd_env() {
   echo "HYDRATE_VIEWER_TOKEN=${HYDRATE_VIEWER_TOKENS}"
   echo "HYDRATE_WORKER_TOKEN=${HYDRATE_WORKER_TOKENS}"
   echo "HYDRATECTL=$TARGET_DIR/debug/hydratectl"
+  echo "HYDRATE_CONTROL_PLANE_METRICS_URL=http://127.0.0.1:$CONTROL_PLANE_METRICS_PORT/metrics"
 }
 
 cmd_wipe() {

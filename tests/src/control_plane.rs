@@ -54,6 +54,8 @@ pub struct TestControlPlane {
     pub endpoint: String,
     /// The listener's port.
     pub port: u16,
+    /// Where `/metrics` is served, when the builder asked for it.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     cancel: CancellationToken,
 }
 
@@ -64,6 +66,7 @@ pub struct TestControlPlaneBuilder<'a> {
     ttl_seconds: i64,
     etcd_endpoints: Option<Vec<String>>,
     tls: Option<(PathBuf, PathBuf)>,
+    metrics: bool,
 }
 
 impl TestControlPlaneBuilder<'_> {
@@ -81,6 +84,14 @@ impl TestControlPlaneBuilder<'_> {
         self
     }
 
+    /// Serves `/metrics`, `/healthz` and `/readyz` on a free port
+    /// ([`TestControlPlane::metrics_addr`]). The registry is the process's:
+    /// other control planes of the same test binary count into it too.
+    pub fn metrics(mut self) -> Self {
+        self.metrics = true;
+        self
+    }
+
     /// Starts the control plane and waits until its port accepts connections.
     pub async fn start(self) -> TestControlPlane {
         let port = free_port();
@@ -88,6 +99,7 @@ impl TestControlPlaneBuilder<'_> {
         let env = scope.env();
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let (tls_cert, tls_key) = self.tls.unzip();
+        let metrics_addr = self.metrics.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], free_port())));
         let config = Config {
             listen: format!("127.0.0.1:{port}").parse().expect("address"),
             etcd_endpoints: self.etcd_endpoints.unwrap_or_else(|| env.etcd_endpoints()),
@@ -103,10 +115,12 @@ impl TestControlPlaneBuilder<'_> {
             kafka_bootstrap_servers: Some(env.kafka_bootstrap().to_owned()),
             kafka_properties: Vec::new(),
             log_format: Default::default(),
+            metrics_listen: metrics_addr,
         };
         let cancel = CancellationToken::new();
         let server = tokio::spawn(hydrate_control_plane::run(config, cancel.clone()));
-        let plane = TestControlPlane { endpoint: format!("{scheme}://127.0.0.1:{port}"), port, cancel };
+        let plane =
+            TestControlPlane { endpoint: format!("{scheme}://127.0.0.1:{port}"), port, metrics_addr, cancel };
         // A TCP connect, not a gRPC one, so this works whatever the listener speaks.
         wait_for("control plane to listen", Duration::from_secs(20), || {
             let finished = server.is_finished();
@@ -132,7 +146,7 @@ impl TestControlPlane {
     /// A control plane for `scope` with worker leases of `ttl_seconds`, to
     /// configure further before [`TestControlPlaneBuilder::start`].
     pub fn builder(scope: &TestScope, ttl_seconds: i64) -> TestControlPlaneBuilder<'_> {
-        TestControlPlaneBuilder { scope, ttl_seconds, etcd_endpoints: None, tls: None }
+        TestControlPlaneBuilder { scope, ttl_seconds, etcd_endpoints: None, tls: None, metrics: false }
     }
 
     fn channel(&self) -> Channel {

@@ -83,6 +83,14 @@ impl Workers {
     }
 }
 
+/// The metrics' `type` label of a worker kind.
+fn kind_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Source => "source",
+        Kind::Sink => "sink",
+    }
+}
+
 fn check_worker_id(id: &str) -> Result<()> {
     if id.is_empty() {
         return Err(Error::invalid("worker_id", "must not be empty"));
@@ -145,6 +153,7 @@ impl WorkerService for Workers {
             lease_id: 0,
         };
         let record = self.store.register_worker(record, self.lease_ttl_seconds).await?;
+        hydrate_common::metrics::control_plane().lease_granted(kind_label(record.kind));
         tracing::info!(worker = %record.worker_id, kind = ?record.kind, lease = record.lease_id, "worker registered");
         Ok(Response::new(v1::RegisterWorkerResponse {
             worker_id: record.worker_id,
@@ -159,9 +168,24 @@ impl WorkerService for Workers {
     ) -> Result<Response<v1::RenewLeaseResponse>, Status> {
         require(&request, Role::Worker)?;
         let req = request.into_inner();
-        self.registered(&req.worker_id, req.lease_id).await?;
-        let ttl_seconds = self.store.keep_alive(req.lease_id).await?;
-        Ok(Response::new(v1::RenewLeaseResponse { ttl_seconds }))
+        let metrics = hydrate_common::metrics::control_plane();
+        let renewed = match self.registered(&req.worker_id, req.lease_id).await {
+            Ok(record) => self.store.keep_alive(req.lease_id).await.map(|ttl| (record, ttl)),
+            Err(err) => Err(err),
+        };
+        match renewed {
+            Ok((record, ttl_seconds)) => {
+                metrics.lease_renewed(kind_label(record.kind));
+                Ok(Response::new(v1::RenewLeaseResponse { ttl_seconds }))
+            }
+            Err(err) => {
+                if matches!(err, Error::NotFound(_)) {
+                    metrics.lease_expired();
+                    tracing::warn!(worker = %req.worker_id, lease = req.lease_id, "renewal of an expired lease refused");
+                }
+                Err(err.into())
+            }
+        }
     }
 
     type WatchAssignmentsStream = AssignmentStream;
