@@ -19,7 +19,12 @@ from urllib.parse import urlparse
 import duckdb
 import duckdb_extension_httpfs
 
-COLUMNS = "address_id, address, address2, city, state_province, postal_code, country, last_update"
+# last_update as text (UTC): DuckDB hands TIMESTAMP WITH TIME ZONE values to
+# Python through pytz, which the project does not need otherwise.
+COLUMNS = (
+    "address_id, address, address2, city, state_province, postal_code, country, "
+    "strftime(last_update, '%Y-%m-%d %H:%M:%S.%g') AS last_update"
+)
 
 LATEST = f"""
 SELECT {COLUMNS}

@@ -19,8 +19,11 @@ use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::Value;
 
-const SOURCES: [&str; 3] =
-    ["jdbc_source_connector_postgresql_00", "jdbc_source_connector_postgresql_01", "jdbc_source_connector_postgresql_02"];
+const SOURCES: [&str; 3] = [
+    "jdbc_source_connector_postgresql_00",
+    "jdbc_source_connector_postgresql_01",
+    "jdbc_source_connector_postgresql_02",
+];
 /// Address 100 in the lake, byte for byte as the seed README prints it.
 const ADDRESS_100: &str = r#"{"address_id":100,"address":"1308 Arecibo Way","address2":"","district":"Georgia","city_id":41,"postal_code":"30695","phone":"6171054059","last_update":1139996730000}"#;
 const SINKS: [&str; 3] = ["s3_sink_connector_00", "s3_sink_connector_01", "s3_sink_connector_02"];
@@ -124,7 +127,8 @@ async fn keys_under(env: &StackEnv, prefix: &str) -> Vec<String> {
 }
 
 async fn object_text(env: &StackEnv, key: &str) -> String {
-    let object = env.s3_client().get_object().bucket(env.s3_bucket()).key(key).send().await.expect("get object");
+    let object =
+        env.s3_client().get_object().bucket(env.s3_bucket()).key(key).send().await.expect("get object");
     let bytes = object.body.collect().await.expect("read object").into_bytes();
     String::from_utf8(bytes.to_vec()).expect("JSON object is UTF-8")
 }
@@ -219,8 +223,11 @@ async fn reference_demo_end_to_end() {
 
     // Pair #3: the custom query into the prefix alone, keyed, with the topic added.
     let query = read_topic(env, "pagila.query");
-    let (key, value) =
-        query.iter().find(|(_, v)| payload(v)["address_id"] == 100).cloned().expect("address 100 in pagila.query");
+    let (key, value) = query
+        .iter()
+        .find(|(_, v)| payload(v)["address_id"] == 100)
+        .cloned()
+        .expect("address 100 in pagila.query");
     assert_eq!(key.as_deref(), Some(r#"{"schema":{"type":"int32","optional":false},"payload":100}"#));
     let value = payload(&value);
     assert_eq!(value["message_topic"], "pagila.query");
@@ -253,7 +260,9 @@ async fn reference_demo_end_to_end() {
         }
     }
     assert_eq!(lines, 603 + 600 + 109, "every row once in the lake");
-    let first_address = object_text(env, "topics/pagila.public.address/partition=0/pagila.public.address+0+0000000000.json").await;
+    let first_address =
+        object_text(env, "topics/pagila.public.address/partition=0/pagila.public.address+0+0000000000.json")
+            .await;
     assert!(
         first_address.lines().any(|l| l == ADDRESS_100),
         "address 100 as the seed README prints it:\n{first_address}"
@@ -261,14 +270,28 @@ async fn reference_demo_end_to_end() {
 
     // Pair #2 in the lake.
     let alt_keys = keys_under(env, "topics/pagila.public.alt.address/partition=0/").await;
-    assert!(alt_keys.iter().any(|k| k.ends_with("pagila.public.alt.address+0+0000000000.json")), "{alt_keys:?}");
+    assert!(
+        alt_keys.iter().any(|k| k.ends_with("pagila.public.alt.address+0+0000000000.json")),
+        "{alt_keys:?}"
+    );
 
     // Pair #3: gzip Parquet partitioned by country, read by DuckDB with Hive
     // partitioning through the project's query script.
-    let us = "topics/pagila.query/country=United States/pagila.query+0+0000000003.gz.parquet";
+    // The seed README's example, `+0000000003`, is the offset of the first
+    // United States row in the original run, whose row order PostgreSQL did
+    // not fix (every row has the same last_update); here it is computed from
+    // the topic. The snapshot is one transaction, so offsets are positions.
+    let first_us =
+        query.iter().position(|(_, v)| payload(v)["country"] == "United States").expect("a US row");
+    let us = format!("topics/pagila.query/country=United States/pagila.query+0+{first_us:010}.gz.parquet");
+    let us = &us;
     wait_for("pair #3's Parquet objects", Duration::from_secs(150), || async move {
         let keys = keys_under(env, "topics/pagila.query/").await;
-        if keys.iter().any(|k| k == us) { Ok(Some(())) } else { Err(format!("{} objects", keys.len())) }
+        if keys.iter().any(|k| k == us) {
+            Ok(Some(()))
+        } else {
+            Err(format!("{} objects, not {us}", keys.len()))
+        }
     })
     .await;
     let countries: BTreeSet<String> = keys_under(env, "topics/pagila.query/")
@@ -282,24 +305,32 @@ async fn reference_demo_end_to_end() {
     let lake = lake_query().await;
     let history = lake["history"].as_array().expect("history");
     assert_eq!(history.len(), 6, "one version each of 100..105 before dml.sql: {history:?}");
-    assert!(history.iter().all(|r| r.get("district").is_none() && r["state_province"].is_string()), "renamed field");
+    assert!(
+        history.iter().all(|r| r.get("district").is_none() && r["state_province"].is_string()),
+        "renamed field"
+    );
 
     // dml.sql: new versions arrive, within a poll plus the flush schedule.
     run(script("demo"), &["dml"]);
-    let changed = wait_for("the new versions in pagila.public.address", Duration::from_secs(60), || async move {
-        let by_id = versions(&read_topic(env, "pagila.public.address"), "address_id");
-        let count = |id: i64| by_id.get(&id).map_or(0, Vec::len);
-        if count(100) == 2 && (2..=3).contains(&count(101)) && (2..=3).contains(&count(102)) {
-            Ok(Some(by_id))
-        } else {
-            Err(format!("versions of 100/101/102: {}/{}/{}", count(100), count(101), count(102)))
-        }
-    })
-    .await;
+    let changed =
+        wait_for("the new versions in pagila.public.address", Duration::from_secs(60), || async move {
+            let by_id = versions(&read_topic(env, "pagila.public.address"), "address_id");
+            let count = |id: i64| by_id.get(&id).map_or(0, Vec::len);
+            if count(100) == 2 && (2..=3).contains(&count(101)) && (2..=3).contains(&count(102)) {
+                Ok(Some(by_id))
+            } else {
+                Err(format!("versions of 100/101/102: {}/{}/{}", count(100), count(101), count(102)))
+            }
+        })
+        .await;
     assert_eq!(changed[&100].last().expect("100")["address"], "123 CDC Test Lane");
     assert_eq!(changed[&101].last().expect("101")["address2"], "Apartment #2202");
     assert_eq!(changed[&102].last().expect("102")["city_id"], 601);
-    assert_eq!(changed[&104].len(), 1, "the deleted address is not seen again (query-based CDC sees no deletes)");
+    assert_eq!(
+        changed[&104].len(),
+        1,
+        "the deleted address is not seen again (query-based CDC sees no deletes)"
+    );
     let countries = versions(&read_topic(env, "pagila.public.country"), "country_id");
     assert_eq!(countries[&110][0]["country"], "Wakanda");
     let cities = versions(&read_topic(env, "pagila.public.city"), "city_id");
@@ -339,6 +370,7 @@ async fn reference_demo_end_to_end() {
 /// `scripts/lake-query --json`: the history and latest versions of addresses
 /// 100..105, as the project's DuckDB script prints them.
 async fn lake_query() -> Value {
-    let out = tokio::task::spawn_blocking(|| run(script("lake-query"), &["--json"])).await.expect("lake query");
+    let out =
+        tokio::task::spawn_blocking(|| run(script("lake-query"), &["--json"])).await.expect("lake query");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("lake-query --json printed {out}: {e}"))
 }
