@@ -10,7 +10,7 @@ use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -162,7 +162,21 @@ impl OffsetStore {
             for (topic, partition) in &partitions {
                 list.add_partition(topic, *partition);
             }
-            let committed = consumer.committed_offsets(list, TIMEOUT).map_err(kafka)?;
+            // The group's coordinator may be moving or loading (a broker
+            // answers NotCoordinator / CoordinatorLoadInProgress meanwhile):
+            // librdkafka re-finds it, so ask again for a few seconds.
+            let mut attempt = 0;
+            let committed = loop {
+                match consumer.committed_offsets(list.clone(), TIMEOUT) {
+                    Err(KafkaError::MetadataFetch(
+                        RDKafkaErrorCode::NotCoordinator | RDKafkaErrorCode::CoordinatorLoadInProgress,
+                    )) if attempt < 10 => {
+                        attempt += 1;
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                    result => break result.map_err(kafka)?,
+                }
+            };
             Ok(committed
                 .elements()
                 .iter()
