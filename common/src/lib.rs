@@ -4,6 +4,7 @@ pub mod connect;
 pub mod metrics;
 pub mod offsets;
 pub mod record;
+pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
 pub mod worker;

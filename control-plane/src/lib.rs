@@ -23,7 +23,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use hydrate_common::telemetry::LogFormat;
-use tokio_util::sync::CancellationToken;
 
 pub use server::run;
 
@@ -78,31 +77,4 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
-/// A token cancelled on SIGINT or SIGTERM, the root of every task's shutdown.
-pub fn shutdown_signal() -> CancellationToken {
-    let token = CancellationToken::new();
-    let child = token.clone();
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = ctrl_c => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::info!("shutdown requested");
-        child.cancel();
-    });
-    token
-}
+pub use hydrate_common::shutdown::shutdown_signal;
