@@ -241,7 +241,9 @@ async fn run_once(
     tracing::info!(partitions = ?starts, "consuming");
     let dlq = match &spec.errors.dead_letter_queue {
         Some(settings) => {
-            Some(Dlq::new(&consumer::producer_config(&ctx.kafka), settings, &ctx.connector, ctx.task)?)
+            let config = consumer::producer_config(&ctx.kafka);
+            crate::dlq::ensure_topic(&config, settings).await?;
+            Some(Dlq::new(&config, settings, &ctx.connector, ctx.task)?)
         }
         None => None,
     };
