@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use hydrate_common::connect::SchemaCompatibility;
-use hydrate_common::record::{Record, Schema};
+use hydrate_common::record::{Record, Schema, SchemaAndValue, project};
 
 use crate::checkpoint::Resume;
 use crate::error::{Result, SinkError};
@@ -41,8 +41,10 @@ pub struct Rotation {
     pub interval_ms: Option<i64>,
     /// `rotate.schedule.interval.ms` in `timezone`.
     pub schedule: Option<Schedule>,
-    /// `schema.compatibility`. Every mode rolls the file on a schema change;
-    /// records are not projected onto older schemas.
+    /// `schema.compatibility`: NONE rolls the segment on any schema change;
+    /// BACKWARD and FULL roll on a higher schema version and project records
+    /// of lower versions onto the open file's schema, FORWARD the other way
+    /// round, as Confluent's `StorageSchemaCompatibility`.
     pub compatibility: SchemaCompatibility,
 }
 
@@ -86,6 +88,17 @@ pub struct ClosedFile {
     pub records: u64,
     /// The spool file.
     pub path: PathBuf,
+}
+
+/// How a record's schema fits its open file.
+#[derive(Debug, PartialEq)]
+enum SchemaFit {
+    /// The same schema (or no open file).
+    Same,
+    /// The segment rolls; the record opens a file with its schema.
+    Change,
+    /// The record is projected onto the open file's schema.
+    Project(Schema),
 }
 
 /// What became of a record.
@@ -165,7 +178,34 @@ impl PartitionWriter {
         if self.watermarks.get(encoded).is_some_and(|mark| offset <= *mark) {
             return Ok(Appended::Skipped);
         }
-        if self.segment_records > 0 && self.should_rotate(encoded, record, record_time, now_ms) {
+        let fit = match self.schema_fit(encoded, record) {
+            Ok(fit) => fit,
+            Err(reason) => return Ok(Appended::Rejected(reason)),
+        };
+        let projected;
+        let record = match fit {
+            SchemaFit::Project(ref schema) => {
+                let (Some(from), value) = (&record.value.schema, &record.value.value) else {
+                    return Ok(Appended::Rejected("a schemaless record cannot be projected".into()));
+                };
+                match project(from, value, schema) {
+                    Ok(value) => {
+                        let mut copy = record.clone();
+                        copy.value = SchemaAndValue::new(schema.clone(), value);
+                        projected = copy;
+                        &projected
+                    }
+                    Err(reason) => {
+                        return Ok(Appended::Rejected(format!(
+                            "schema.compatibility={}: the record does not project onto the open file's schema: {reason}",
+                            self.rotation.compatibility.name()
+                        )));
+                    }
+                }
+            }
+            SchemaFit::Same | SchemaFit::Change => record,
+        };
+        if self.segment_records > 0 && (fit == SchemaFit::Change || self.should_rotate(record_time, now_ms)) {
             self.close_segment(now_ms)?;
         }
         if !self.files.contains_key(encoded) {
@@ -210,14 +250,45 @@ impl PartitionWriter {
         Ok(Appended::Written)
     }
 
-    fn should_rotate(&self, encoded: &str, record: &Record, record_time: Option<i64>, now_ms: i64) -> bool {
+    fn should_rotate(&self, record_time: Option<i64>, now_ms: i64) -> bool {
         let scheduled = self.next_rotation.is_some_and(|at| now_ms >= at);
         let periodic = match (self.rotation.interval_ms, record_time, self.base_time) {
             (Some(interval), Some(time), Some(base)) => time - base >= interval,
             _ => false,
         };
-        let schema_changed = self.files.get(encoded).is_some_and(|f| f.schema != record.value.schema);
-        scheduled || periodic || schema_changed
+        scheduled || periodic
+    }
+
+    /// How `record`'s value schema relates to its open file's, per
+    /// `schema.compatibility`; `Err` names why the record cannot be written.
+    fn schema_fit(&self, encoded: &str, record: &Record) -> Result<SchemaFit, String> {
+        let Some(file) = self.files.get(encoded) else { return Ok(SchemaFit::Same) };
+        let (current, incoming) = (&file.schema, &record.value.schema);
+        if current == incoming {
+            return Ok(SchemaFit::Same);
+        }
+        let mode = self.rotation.compatibility;
+        let (Some(current), Some(incoming)) = (current, incoming) else {
+            // Schemaless after schemaful or the other way round.
+            return Ok(SchemaFit::Change);
+        };
+        let versions = match (incoming.version(), current.version()) {
+            _ if mode == SchemaCompatibility::None => return Ok(SchemaFit::Change),
+            (Some(new), Some(open)) => (new, open),
+            _ => {
+                return Err(format!(
+                    "schema.compatibility={} needs schema versions, and the record's value schema or the open \
+                     file's has none (JsonConverter schemas carry \"version\" only when the producer sets it); \
+                     use NONE to roll files on any schema change",
+                    mode.name()
+                ));
+            }
+        };
+        let change = match mode {
+            SchemaCompatibility::Forward => versions.0 < versions.1,
+            _ => versions.0 > versions.1,
+        };
+        Ok(if change { SchemaFit::Change } else { SchemaFit::Project(current.clone()) })
     }
 
     fn open_file(

@@ -183,7 +183,7 @@ async fn run_once(
     let client_id = format!("hydrate-sink-{}-{}", ctx.connector, ctx.task);
     let consumer = consumer::create(&consumer::consumer_config(&ctx.kafka, &group, &client_id))?;
     let store = CheckpointStore::new(s3.clone(), &sink.bucket);
-    let uploader = Uploader::new(s3.clone(), sink, ctx.upload_permits.clone());
+    let uploader = Uploader::new(s3.clone(), sink, &ctx.connector, ctx.upload_permits.clone());
 
     // Recovery: the lake first, then the consumer group.
     let mut resumes: BTreeMap<(String, i32), Resume> = BTreeMap::new();
@@ -192,7 +192,7 @@ async fn run_once(
         let key = naming.checkpoint_key(&ctx.connector, topic, *partition);
         match store.read(&key).await? {
             Some(found) => {
-                let resume = checkpoint::recover(&found, &uploader).await?;
+                let resume = checkpoint::recover(&found, &ctx.connector, &uploader).await?;
                 let mut claimed = found.clone();
                 (claimed.task, claimed.epoch) = (owner.task, owner.epoch);
                 claimed.pending = resume.unresolved.clone();
@@ -241,7 +241,9 @@ async fn run_once(
     tracing::info!(partitions = ?starts, "consuming");
     let dlq = match &spec.errors.dead_letter_queue {
         Some(settings) => {
-            Some(Dlq::new(&consumer::producer_config(&ctx.kafka), settings, &ctx.connector, ctx.task)?)
+            let config = consumer::producer_config(&ctx.kafka);
+            crate::dlq::ensure_topic(&config, settings).await?;
+            Some(Dlq::new(&config, settings, &ctx.connector, ctx.task)?)
         }
         None => None,
     };

@@ -7,6 +7,10 @@
 //! twice by a correct run (see `checkpoint`), so a refusal means another
 //! writer got there first, unless it was our own earlier attempt whose
 //! answer was lost, which the upload id in the object's metadata tells.
+//! An object another connector wrote (its metadata names that connector,
+//! or it has none of ours: Kafka Connect, a person) is overwritten with a
+//! warning, as Kafka Connect overwrites: two connectors writing one
+//! directory is a configuration conflict, not a crash to recover from.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +31,8 @@ pub const META_END: &str = "hydrate-end-offset";
 pub const META_RECORDS: &str = "hydrate-records";
 /// Object metadata key of the attempt that wrote it.
 pub const META_UPLOAD_ID: &str = "hydrate-upload-id";
+/// Object metadata key of the connector that wrote it.
+pub const META_CONNECTOR: &str = "hydrate-connector";
 
 /// What an object holds, written into its user metadata.
 #[derive(Debug, Clone, Copy)]
@@ -39,11 +45,39 @@ pub struct ObjectMeta {
     pub records: u64,
 }
 
+/// What the metadata of an existing object says about its writer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Written {
+    /// First Kafka offset, if written by Hydrate.
+    pub start: Option<i64>,
+    /// Last Kafka offset, if written by Hydrate.
+    pub end: Option<i64>,
+    /// The connector that wrote it (objects of older Hydrate versions have none).
+    pub connector: Option<String>,
+    /// The upload attempt that wrote it.
+    pub upload_id: Option<String>,
+}
+
+impl Written {
+    /// Whether `connector` wrote this object: it carries Hydrate's offsets
+    /// and names no other connector.
+    pub fn is_from(&self, connector: &str) -> bool {
+        self.start.is_some() && self.end.is_some() && self.connector.as_deref().is_none_or(|c| c == connector)
+    }
+}
+
+/// Reads what an object's metadata says (recovery needs only this of S3).
+pub trait Heads {
+    /// The object at `key`, if present.
+    fn head(&self, key: &str) -> impl std::future::Future<Output = Result<Option<Written>>> + Send;
+}
+
 /// Uploads objects into one bucket.
 #[derive(Clone)]
 pub struct Uploader {
     client: aws_sdk_s3::Client,
     bucket: String,
+    connector: String,
     part_size: u64,
     encryption: Encryption,
     acl: Option<ObjectCannedAcl>,
@@ -55,11 +89,13 @@ impl Uploader {
     pub fn new(
         client: aws_sdk_s3::Client,
         config: &hydrate_common::connect::S3SinkConfig,
+        connector: &str,
         permits: Arc<Semaphore>,
     ) -> Uploader {
         Uploader {
             client,
             bucket: config.bucket.clone(),
+            connector: connector.to_owned(),
             part_size: u64::from(config.part_size).max(5 << 20),
             encryption: config.encryption.clone(),
             acl: config.acl_canned.as_deref().filter(|a| !a.is_empty()).map(ObjectCannedAcl::from),
@@ -73,23 +109,54 @@ impl Uploader {
             self.permits.acquire().await.map_err(|_| SinkError::Config("upload limiter closed".into()))?;
         let size = tokio::fs::metadata(path).await?.len();
         let upload_id = uuid::Uuid::new_v4().to_string();
-        let result = if size <= self.part_size {
-            self.put(key, path, size, meta, &upload_id).await
-        } else {
-            self.multipart(key, path, size, meta, &upload_id).await
-        };
-        match result {
-            Err(SinkError::Exists(reason)) => {
-                // Refused as existing: ours, if an earlier attempt of this
-                // upload landed and only its answer was lost.
-                if self.written_by(key, &upload_id).await? { Ok(()) } else { Err(SinkError::Exists(reason)) }
-            }
+        let result = match self.write(key, path, size, meta, &upload_id, true).await {
+            Err(SinkError::Exists(reason)) => match self.head(key).await? {
+                // Ours: an earlier try of this upload landed and only its
+                // answer was lost.
+                Some(found) if found.upload_id.as_deref() == Some(upload_id.as_str()) => Ok(()),
+                // Another connector's (or not Hydrate's): last writer wins.
+                Some(found) if !found.is_from(&self.connector) => {
+                    tracing::warn!(
+                        key,
+                        connector = %self.connector,
+                        other = found.connector.as_deref().unwrap_or("not written by Hydrate"),
+                        "overwriting an object another connector wrote; two connectors write one directory"
+                    );
+                    self.write(key, path, size, meta, &upload_id, false).await
+                }
+                // Another attempt of this connector: recovery decides.
+                _ => Err(SinkError::Exists(reason)),
+            },
             other => other,
-        }
-        .inspect(|()| tracing::debug!(key, bytes = size, records = meta.records, "object uploaded"))
+        };
+        result.inspect(|()| tracing::debug!(key, bytes = size, records = meta.records, "object uploaded"))
     }
 
-    async fn put(&self, key: &str, path: &Path, size: u64, meta: ObjectMeta, upload_id: &str) -> Result<()> {
+    async fn write(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        meta: ObjectMeta,
+        upload_id: &str,
+        create_only: bool,
+    ) -> Result<()> {
+        if size <= self.part_size {
+            self.put(key, path, size, meta, upload_id, create_only).await
+        } else {
+            self.multipart(key, path, size, meta, upload_id, create_only).await
+        }
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        meta: ObjectMeta,
+        upload_id: &str,
+        create_only: bool,
+    ) -> Result<()> {
         let body = ByteStream::read_from()
             .path(path)
             .length(Length::Exact(size))
@@ -103,9 +170,9 @@ impl Uploader {
             .key(key)
             .content_length(size as i64)
             .body(body)
-            .if_none_match("*")
+            .set_if_none_match(create_only.then(|| "*".to_owned()))
             .set_acl(self.acl.clone());
-        for (k, v) in metadata(meta, upload_id) {
+        for (k, v) in self.metadata(meta, upload_id) {
             request = request.metadata(k, v);
         }
         request = match &self.encryption {
@@ -129,10 +196,11 @@ impl Uploader {
         size: u64,
         meta: ObjectMeta,
         upload_id: &str,
+        create_only: bool,
     ) -> Result<()> {
         let mut create =
             self.client.create_multipart_upload().bucket(&self.bucket).key(key).set_acl(self.acl.clone());
-        for (k, v) in metadata(meta, upload_id) {
+        for (k, v) in self.metadata(meta, upload_id) {
             create = create.metadata(k, v);
         }
         create = match &self.encryption {
@@ -151,7 +219,7 @@ impl Uploader {
                 retryable: true,
             });
         };
-        let result = self.parts(key, path, size, &id).await;
+        let result = self.parts(key, path, size, &id, create_only).await;
         if result.is_err() {
             // Nothing partial stays behind: the parts are dropped.
             if let Err(err) =
@@ -163,7 +231,7 @@ impl Uploader {
         result
     }
 
-    async fn parts(&self, key: &str, path: &Path, size: u64, id: &str) -> Result<()> {
+    async fn parts(&self, key: &str, path: &Path, size: u64, id: &str, create_only: bool) -> Result<()> {
         let mut completed = Vec::new();
         let mut offset = 0u64;
         let mut number = 1i32;
@@ -203,7 +271,7 @@ impl Uploader {
             .bucket(&self.bucket)
             .key(key)
             .upload_id(id)
-            .if_none_match("*")
+            .set_if_none_match(create_only.then(|| "*".to_owned()))
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
             .send()
             .await;
@@ -214,35 +282,35 @@ impl Uploader {
         }
     }
 
-    /// Whether `key` exists and was written by the attempt `upload_id`.
-    async fn written_by(&self, key: &str, upload_id: &str) -> Result<bool> {
-        let head = self.client.head_object().bucket(&self.bucket).key(key).send().await;
-        match head {
-            Ok(out) => {
-                Ok(out.metadata().and_then(|m| m.get(META_UPLOAD_ID)).is_some_and(|id| id == upload_id))
-            }
-            Err(err) if status(&err) == Some(404) => Ok(false),
-            Err(err) => Err(error("head object", key, err)),
-        }
-    }
-
-    /// Whether `key` exists.
-    pub async fn exists(&self, key: &str) -> Result<bool> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(_) => Ok(true),
-            Err(err) if status(&err) == Some(404) => Ok(false),
-            Err(err) => Err(error("head object", key, err)),
-        }
+    fn metadata(&self, meta: ObjectMeta, upload_id: &str) -> [(&'static str, String); 5] {
+        [
+            (META_START, meta.start.to_string()),
+            (META_END, meta.end.to_string()),
+            (META_RECORDS, meta.records.to_string()),
+            (META_UPLOAD_ID, upload_id.to_owned()),
+            (META_CONNECTOR, self.connector.clone()),
+        ]
     }
 }
 
-fn metadata(meta: ObjectMeta, upload_id: &str) -> [(&'static str, String); 4] {
-    [
-        (META_START, meta.start.to_string()),
-        (META_END, meta.end.to_string()),
-        (META_RECORDS, meta.records.to_string()),
-        (META_UPLOAD_ID, upload_id.to_owned()),
-    ]
+impl Heads for Uploader {
+    async fn head(&self, key: &str) -> Result<Option<Written>> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => {
+                let meta = out.metadata();
+                let get = |name: &str| meta.and_then(|m| m.get(name)).cloned();
+                let offset = |name: &str| get(name).and_then(|v| v.parse::<i64>().ok());
+                Ok(Some(Written {
+                    start: offset(META_START),
+                    end: offset(META_END),
+                    connector: get(META_CONNECTOR),
+                    upload_id: get(META_UPLOAD_ID),
+                }))
+            }
+            Err(err) if status(&err) == Some(404) => Ok(None),
+            Err(err) => Err(error("head object", key, err)),
+        }
+    }
 }
 
 fn exists(key: &str) -> SinkError {

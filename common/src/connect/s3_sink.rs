@@ -163,6 +163,18 @@ pub enum SchemaCompatibility {
     Full,
 }
 
+impl SchemaCompatibility {
+    /// The configuration value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "NONE",
+            Self::Backward => "BACKWARD",
+            Self::Forward => "FORWARD",
+            Self::Full => "FULL",
+        }
+    }
+}
+
 /// `behavior.on.null.values`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NullValueBehavior {

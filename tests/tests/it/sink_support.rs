@@ -100,6 +100,18 @@ impl SinkWorld {
         self.sink = Some(Process::start(&name, workspace_bin("hydrate-sink"), &[], &vars));
     }
 
+    /// Lines of every sink worker log of this test that contain all of `words`.
+    pub fn log_lines(&self, words: &[&str]) -> Vec<String> {
+        let dir = hydrate_tests::env::repo_root().join(".dev/logs/tests");
+        (1..=self.starts)
+            .filter_map(|n| {
+                std::fs::read_to_string(dir.join(format!("{}-sink-{n}.log", self.scope.id()))).ok()
+            })
+            .flat_map(|text| text.lines().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|line| words.iter().all(|w| line.contains(w)))
+            .collect()
+    }
+
     /// SIGKILL the sink worker.
     pub fn kill_sink(&mut self) {
         if let Some(mut sink) = self.sink.take() {
