@@ -313,3 +313,54 @@ async fn sink_creates_its_dead_letter_queue_topic_and_names_a_replication_factor
     let found = topics(bootstrap).await.expect("metadata");
     assert!(!found.iter().any(|(t, _)| *t == unreachable), "no topic half-made");
 }
+
+/// S3 throttles (HTTP 503 `SlowDown`) every third write, as it does under
+/// load: the sink retries with backoff and the lake still ends with every
+/// record once, the task never FAILED.
+#[tokio::test]
+async fn sink_retries_throttled_writes_and_the_lake_ends_complete() {
+    let world = SinkWorld::start("sink_throttled", 5).await;
+    let proxy = hydrate_tests::faulty_s3::FaultyS3::start(world.scope.env().var("AWS_ENDPOINT_URL"), 3).await;
+    let topic = world.scope.topic("data");
+    world.create_topic(&topic, 2).await;
+    const RECORDS: u32 = 4_000;
+    let records = (0..RECORDS)
+        .map(|id| ((id % 2) as i32, None, Some(envelope(ADDRESS_SCHEMA, &address_payload(id)))))
+        .collect();
+    world.produce(&topic, records).await;
+    let mut config = seed_sink("s3_sink_connector_01");
+    config.insert("topics".into(), topic.clone().into());
+    config.insert("topics.dir".into(), world.topics_dir().into());
+    config.insert("s3.bucket.name".into(), world.scope.env().s3_bucket().into());
+    config.insert("store.url".into(), proxy.endpoint.clone().into());
+    config.insert("flush.size".into(), 250.into());
+    config.insert("s3.retry.backoff.ms".into(), 20.into());
+    config.remove("rotate.schedule.interval.ms");
+    let name = format!("throttled_{}", world.scope.id());
+    world.put(&name, serde_json::Value::Object(config)).await;
+
+    let half = i64::from(RECORDS / 2);
+    wait_for("every record committed through the throttling store", Duration::from_secs(120), || {
+        let (world, name, topic) = (&world, name.clone(), topic.clone());
+        async move {
+            let committed = world.committed(&name, &topic, 2).await;
+            if committed == [half, half] { Ok(Some(())) } else { Err(format!("committed {committed:?}")) }
+        }
+    })
+    .await;
+    world.wait_tasks(&name, v1::State::Running, Duration::from_secs(5)).await;
+    let mut ids = Vec::new();
+    for key in world.list(&format!("{}/{topic}/", world.topics_dir())).await {
+        for line in world.get(&key).await.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let row: serde_json::Value = serde_json::from_slice(line).expect("json");
+            ids.push(row["address_id"].as_u64().expect("id"));
+        }
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..u64::from(RECORDS)).collect::<Vec<_>>(), "each record once");
+    eprintln!("{} of {} writes refused with SlowDown", proxy.injected(), proxy.writes());
+    // 16 objects and their checkpoints at least: a third of them refused.
+    assert!(proxy.injected() >= 10, "{} of {} writes refused", proxy.injected(), proxy.writes());
+    let restarts = world.log_lines(&["resuming from checkpoint"]);
+    assert!(restarts.is_empty(), "the SDK's retries absorbed the throttling, no task restart: {restarts:?}");
+}
