@@ -72,7 +72,7 @@ pub async fn commit_closed(
         stop_if(cancel)?;
         let (uploader, file) = (uploader.clone(), file.clone());
         let meta = ObjectMeta { start: file.start, end: file.end, records: file.records };
-        uploads.spawn(async move { uploader.upload(&file.key, &file.path, meta).await });
+        uploads.spawn(async move { uploader.upload_file(&file, meta).await });
     }
     let mut first_error = None;
     while let Some(done) = uploads.join_next().await {

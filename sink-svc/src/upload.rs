@@ -48,6 +48,7 @@ pub struct Uploader {
     encryption: Encryption,
     acl: Option<ObjectCannedAcl>,
     permits: Arc<Semaphore>,
+    pub(crate) metrics: Option<hydrate_common::metrics::SinkTaskMetrics>,
 }
 
 impl Uploader {
@@ -64,6 +65,7 @@ impl Uploader {
             encryption: config.encryption.clone(),
             acl: config.acl_canned.as_deref().filter(|a| !a.is_empty()).map(ObjectCannedAcl::from),
             permits,
+            metrics: None,
         }
     }
 
@@ -71,6 +73,7 @@ impl Uploader {
     pub async fn upload(&self, key: &str, path: &Path, meta: ObjectMeta) -> Result<()> {
         let _permit =
             self.permits.acquire().await.map_err(|_| SinkError::Config("upload limiter closed".into()))?;
+        let started = std::time::Instant::now();
         let size = tokio::fs::metadata(path).await?.len();
         let upload_id = uuid::Uuid::new_v4().to_string();
         let result = if size <= self.part_size {
@@ -87,6 +90,7 @@ impl Uploader {
             other => other,
         }
         .inspect(|()| tracing::debug!(key, bytes = size, records = meta.records, "object uploaded"))
+        .inspect(|()| self.observe_upload(meta.records, size, started))
     }
 
     async fn put(&self, key: &str, path: &Path, size: u64, meta: ObjectMeta, upload_id: &str) -> Result<()> {
