@@ -305,3 +305,46 @@ fn write_display(out: &mut Vec<u8>, value: &dyn std::fmt::Display) -> bool {
     let _ = write!(out, "{value}");
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use hydrate_common::record::Header;
+    use rdkafka::message::Headers;
+
+    use super::*;
+
+    #[test]
+    fn a_row_time_is_its_timestamp_raised_to_the_poll_floor() {
+        let stamp = Stamp { trace: Vec::new(), floor_ms: Some(1_000_000) };
+        assert_eq!(stamp.row_time_ms(Some(2_000_000_500)), Some(2_000_000), "micros to ms");
+        assert_eq!(stamp.row_time_ms(Some(5_000)), Some(1_000_000), "a late commit: the floor");
+        assert_eq!(stamp.row_time_ms(None), Some(1_000_000), "no timestamp column: the floor");
+        let restarted = Stamp { trace: Vec::new(), floor_ms: None };
+        assert_eq!(restarted.row_time_ms(Some(5_000)), Some(5));
+        assert_eq!(restarted.row_time_ms(None), None, "nothing known: no header");
+    }
+
+    #[test]
+    fn records_carry_their_headers_then_the_trace_context_and_row_time() {
+        let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned();
+        let stamp = Stamp { trace: vec![("traceparent", traceparent.clone())], floor_ms: None };
+        let mut record = Record::default();
+        record.headers.push(Header { key: "from-smt".into(), value: Some(b"x".to_vec()) });
+        let (made, bytes) = headers(&record, &stamp, Some(1_139_996_730_000));
+        let made = made.expect("headers");
+        let pairs: Vec<(String, Vec<u8>)> = made
+            .iter()
+            .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec).unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("from-smt".to_owned(), b"x".to_vec()),
+                ("traceparent".to_owned(), traceparent.into_bytes()),
+                (ROW_TIME_HEADER.to_owned(), b"1139996730000".to_vec()),
+            ]
+        );
+        assert_eq!(bytes, pairs.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>());
+        assert_eq!(headers(&Record::default(), &Stamp::default(), None).0.map(|h| h.count()), None);
+    }
+}
