@@ -84,7 +84,7 @@ pub async fn commit_closed(
         uploads.spawn(async move {
             for file in files {
                 let meta = ObjectMeta { start: file.start, end: file.end, records: file.records };
-                uploader.upload(&file.key, &file.path, meta).await?;
+                uploader.upload_file(&file, meta).await?;
             }
             Ok::<_, SinkError>(())
         });

@@ -19,6 +19,7 @@ use crate::format::{FormatError, FormatOptions, RecordWriter};
 use crate::naming::Naming;
 use crate::schedule::Schedule;
 use crate::spool::{self, Spool, SpoolOut};
+use crate::telemetry::FileTrace;
 
 /// Opens a format writer over a spool file (the format module's
 /// `open_writer`; tests put their own in).
@@ -71,6 +72,7 @@ struct OpenFile {
     writer: Box<dyn RecordWriter>,
     schema: Option<Schema>,
     buffered: usize,
+    trace: FileTrace,
 }
 
 /// A finished file waiting for its upload.
@@ -88,6 +90,8 @@ pub struct ClosedFile {
     pub records: u64,
     /// The spool file.
     pub path: PathBuf,
+    /// The source batches its records came from.
+    pub trace: FileTrace,
 }
 
 /// How a record's schema fits its open file.
@@ -236,6 +240,7 @@ impl PartitionWriter {
         }
         file.end = offset;
         file.records += 1;
+        file.trace.add(record);
         let now_buffered = file.writer.buffered_bytes();
         self.buffered = self.buffered.saturating_sub(file.buffered) + now_buffered;
         file.buffered = now_buffered;
@@ -315,6 +320,7 @@ impl PartitionWriter {
             writer,
             schema,
             buffered: 0,
+            trace: FileTrace::default(),
         })
     }
 
@@ -348,6 +354,7 @@ impl PartitionWriter {
                 end: file.end,
                 records: file.records,
                 path: file.path,
+                trace: file.trace,
             });
         }
         self.segment_records = 0;
@@ -376,6 +383,19 @@ impl PartitionWriter {
     /// Bytes the open writers hold in memory.
     pub fn buffered(&self) -> usize {
         self.buffered
+    }
+
+    /// Objects being written or waiting for their upload.
+    pub fn open_files(&self) -> usize {
+        self.files.len() + self.closed.len()
+    }
+
+    /// Bytes of the objects not uploaded yet: in memory, and in the spool
+    /// for the open ones.
+    pub fn pending_bytes(&self) -> u64 {
+        let spooled: u64 =
+            self.files.values().map(|f| f.written.load(std::sync::atomic::Ordering::Relaxed)).sum();
+        self.buffered as u64 + spooled
     }
 
     /// Flushes the writers holding the most until at most `target` bytes

@@ -61,6 +61,8 @@ pub struct TaskContext {
     pub lease: Arc<LeaseSession>,
     /// How format writers are opened.
     pub open_writer: WriterFactory,
+    /// The task's metrics.
+    pub metrics: hydrate_common::metrics::SinkTaskMetrics,
 }
 
 /// The sink config of a task config: references resolved, then validated.
@@ -92,6 +94,9 @@ pub async fn run(ctx: TaskContext, cancel: CancellationToken) -> Result<()> {
     let mut attempt = 0;
     loop {
         let result = run_once(&ctx, &spec, sink, &s3, &cancel).await;
+        if let Some(stage) = result.as_ref().err().and_then(crate::telemetry::error_stage) {
+            ctx.metrics.error(stage);
+        }
         match result {
             Ok(()) | Err(SinkError::Cancelled) => return Ok(()),
             Err(err) if err.is_retryable() && attempt + 1 < MAX_ATTEMPTS => {
@@ -183,7 +188,8 @@ async fn run_once(
     let client_id = format!("hydrate-sink-{}-{}", ctx.connector, ctx.task);
     let consumer = consumer::create(&consumer::consumer_config(&ctx.kafka, &group, &client_id))?;
     let store = CheckpointStore::new(s3.clone(), &sink.bucket);
-    let uploader = Uploader::new(s3.clone(), sink, &ctx.connector, ctx.upload_permits.clone());
+    let uploader = Uploader::new(s3.clone(), sink, &ctx.connector, ctx.upload_permits.clone())
+        .with_metrics(ctx.metrics.clone());
 
     // Recovery: the lake first, then the consumer group.
     let mut resumes: BTreeMap<(String, i32), Resume> = BTreeMap::new();
@@ -260,6 +266,7 @@ async fn run_once(
         dlq,
         memory: ctx.budget.join(),
         needs_record_time: sink.rotate_interval.is_some(),
+        telemetry: crate::telemetry::PipelineTelemetry::new(ctx.metrics.clone()),
     };
     let (pipeline, result) = consume(ctx, pipeline, &owner, &naming, &store, &uploader, cancel).await;
     // Whatever was not committed is read again from the checkpoints.

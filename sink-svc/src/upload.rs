@@ -82,6 +82,7 @@ pub struct Uploader {
     encryption: Encryption,
     acl: Option<ObjectCannedAcl>,
     permits: Arc<Semaphore>,
+    pub(crate) metrics: Option<hydrate_common::metrics::SinkTaskMetrics>,
 }
 
 impl Uploader {
@@ -100,6 +101,7 @@ impl Uploader {
             encryption: config.encryption.clone(),
             acl: config.acl_canned.as_deref().filter(|a| !a.is_empty()).map(ObjectCannedAcl::from),
             permits,
+            metrics: None,
         }
     }
 
@@ -107,6 +109,7 @@ impl Uploader {
     pub async fn upload(&self, key: &str, path: &Path, meta: ObjectMeta) -> Result<()> {
         let _permit =
             self.permits.acquire().await.map_err(|_| SinkError::Config("upload limiter closed".into()))?;
+        let started = std::time::Instant::now();
         let size = tokio::fs::metadata(path).await?.len();
         let upload_id = uuid::Uuid::new_v4().to_string();
         let result = match self.write(key, path, size, meta, &upload_id, true).await {
@@ -129,7 +132,9 @@ impl Uploader {
             },
             other => other,
         };
-        result.inspect(|()| tracing::debug!(key, bytes = size, records = meta.records, "object uploaded"))
+        result
+            .inspect(|()| tracing::debug!(key, bytes = size, records = meta.records, "object uploaded"))
+            .inspect(|()| self.observe_upload(meta.records, size, started))
     }
 
     async fn write(

@@ -26,3 +26,4 @@ mod stack_kafka;
 mod stack_postgres;
 mod stack_s3;
 mod telemetry;
+mod telemetry_pipeline;
