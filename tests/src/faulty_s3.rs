@@ -1,11 +1,13 @@
 //! A proxy in front of the real S3-compatible store that answers some
 //! writes with S3's throttling error (HTTP 503 `SlowDown`) instead of
-//! passing them on, to test how clients retry. Everything else, and the
+//! passing them on, to test how clients retry. A request (method, path and
+//! query) is refused at most once, so a retry of it always goes through. Everything else, and the
 //! writes it lets through, reach the store unchanged (signatures stay
 //! valid: the client signed the proxy's host, which it forwards).
 
+use std::collections::HashSet;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -27,23 +29,33 @@ pub struct FaultyS3 {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// What the proxy counts and remembers.
+#[derive(Clone, Default)]
+struct Faults {
+    every: u64,
+    injected: Arc<AtomicU64>,
+    writes: Arc<AtomicU64>,
+    refused: Arc<Mutex<HashSet<String>>>,
+}
+
 impl FaultyS3 {
     /// Proxies to `upstream` (`http://host:port`), refusing every
-    /// `every`-th write (PUT or POST: objects, parts, multipart uploads).
+    /// `every`-th write (PUT or POST: objects, parts, multipart uploads)
+    /// unless that request was refused before.
     pub async fn start(upstream: &str, every: u64) -> FaultyS3 {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
         let endpoint = format!("http://{}", listener.local_addr().expect("proxy address"));
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let (injected, writes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let (inj, wr) = (injected.clone(), writes.clone());
+        let faults = Faults { every, ..Faults::default() };
+        let (injected, writes) = (faults.injected.clone(), faults.writes.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
-                let (upstream, inj, wr) = (upstream.clone(), inj.clone(), wr.clone());
+                let (upstream, faults) = (upstream.clone(), faults.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
-                        let (upstream, inj, wr) = (upstream.clone(), inj.clone(), wr.clone());
-                        async move { Ok::<_, Infallible>(handle(request, &upstream, every, &inj, &wr).await) }
+                        let (upstream, faults) = (upstream.clone(), faults.clone());
+                        async move { Ok::<_, Infallible>(handle(request, &upstream, &faults).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -73,17 +85,15 @@ impl Drop for FaultyS3 {
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
-async fn handle(
-    request: Request<Incoming>,
-    upstream: &str,
-    every: u64,
-    injected: &AtomicU64,
-    writes: &AtomicU64,
-) -> Response<Body> {
+async fn handle(request: Request<Incoming>, upstream: &str, faults: &Faults) -> Response<Body> {
     if matches!(*request.method(), Method::PUT | Method::POST) {
-        let n = writes.fetch_add(1, Ordering::Relaxed) + 1;
-        if every > 0 && n % every == 0 {
-            injected.fetch_add(1, Ordering::Relaxed);
+        let n = faults.writes.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = format!("{} {}", request.method(), request.uri());
+        let refuse = faults.every > 0
+            && n % faults.every == 0
+            && faults.refused.lock().map(|mut refused| refused.insert(id)).unwrap_or(false);
+        if refuse {
+            faults.injected.fetch_add(1, Ordering::Relaxed);
             return fixed(StatusCode::SERVICE_UNAVAILABLE, SLOW_DOWN);
         }
     }

@@ -359,8 +359,8 @@ async fn sink_retries_throttled_writes_and_the_lake_ends_complete() {
     ids.sort_unstable();
     assert_eq!(ids, (0..u64::from(RECORDS)).collect::<Vec<_>>(), "each record once");
     eprintln!("{} of {} writes refused with SlowDown", proxy.injected(), proxy.writes());
-    // 16 objects and their checkpoints at least: a third of them refused.
-    assert!(proxy.injected() >= 10, "{} of {} writes refused", proxy.injected(), proxy.writes());
+    // 16 objects and their checkpoints at least: about a third refused.
+    assert!(proxy.injected() >= 5, "{} of {} writes refused", proxy.injected(), proxy.writes());
     let restarts = world.log_lines(&["resuming from checkpoint"]);
     assert!(restarts.is_empty(), "the SDK's retries absorbed the throttling, no task restart: {restarts:?}");
 }
