@@ -53,7 +53,8 @@
 //! **Fencing.** Each checkpoint carries the task and lease epoch of its
 //! writer; a writer reads before it writes and stops when a newer epoch of
 //! the same task has written, and checks its lease with the control plane
-//! before each commit. Object writes are create-only.
+//! before each commit. Value objects are created only if absent; keys and
+//! headers objects replace only the version they saw (see `upload`).
 //!
 //! The directory of a record must be a function of the record (Field,
 //! Default, TimeBased with Record or RecordField time): with the Wallclock
@@ -249,8 +250,8 @@ async fn check_sidecars<H: Heads>(pending: &PendingObject, value: &Written, head
                     || sidecar.group != value.upload_id =>
             {
                 format!(
-                    "belongs to another attempt (group {}, last offset {}; the value object's upload id is {}, \
-                     last offset {})",
+                    "belongs to another attempt (group {}, last offset {}; the value object's upload \
+                     id is {}, last offset {})",
                     sidecar.group.as_deref().unwrap_or("none"),
                     sidecar.end.map_or("none".into(), |e| e.to_string()),
                     value.upload_id.as_deref().unwrap_or("none"),

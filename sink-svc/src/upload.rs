@@ -148,7 +148,8 @@ impl Uploader {
         let _permit =
             self.permits.acquire().await.map_err(|_| SinkError::Config("upload limiter closed".into()))?;
         let size = tokio::fs::metadata(path).await?.len();
-        let result = match self.write(key, path, size, meta, upload_id, None, &Condition::Absent).await {
+        let metadata = || self.metadata(meta, upload_id, None);
+        let result = match self.write(key, path, size, metadata(), &Condition::Absent).await {
             Err(SinkError::Exists(reason)) => match self.head(key).await? {
                 // Ours: an earlier try of this upload landed and only its
                 // answer was lost.
@@ -161,7 +162,7 @@ impl Uploader {
                         other = found.connector.as_deref().unwrap_or("not written by Hydrate"),
                         "overwriting an object another connector wrote; two connectors write one directory"
                     );
-                    self.write(key, path, size, meta, upload_id, None, &Condition::Any).await
+                    self.write(key, path, size, metadata(), &Condition::Any).await
                 }
                 // Another attempt of this connector: recovery decides.
                 _ => Err(SinkError::Exists(reason)),
@@ -180,7 +181,8 @@ impl Uploader {
         let upload_id = uuid::Uuid::new_v4().to_string();
         let mut condition = Condition::Absent;
         for _ in 0..SIDECAR_WRITES {
-            match self.write(key, path, size, meta, &upload_id, Some(group), &condition).await {
+            let metadata = self.metadata(meta, &upload_id, Some(group));
+            match self.write(key, path, size, metadata, &condition).await {
                 Err(SinkError::Exists(_)) => {}
                 other => {
                     return other.inspect(|()| {
@@ -191,7 +193,15 @@ impl Uploader {
             condition = match self.head(key).await? {
                 // An earlier try of this write landed; only its answer was lost.
                 Some(found) if found.upload_id.as_deref() == Some(upload_id.as_str()) => return Ok(()),
-                Some(Written { etag: Some(etag), .. }) => Condition::Version(etag),
+                Some(Written { etag: Some(etag), group: found, .. }) => {
+                    tracing::info!(
+                        key,
+                        group,
+                        found = ?found,
+                        "replacing the leftover sidecar of an incomplete group"
+                    );
+                    Condition::Version(etag)
+                }
                 Some(_) => {
                     return Err(SinkError::S3 {
                         op: "head object",
@@ -213,12 +223,9 @@ impl Uploader {
         key: &str,
         path: &Path,
         size: u64,
-        meta: ObjectMeta,
-        upload_id: &str,
-        group: Option<&str>,
+        metadata: Vec<(&'static str, String)>,
         condition: &Condition,
     ) -> Result<()> {
-        let metadata = self.metadata(meta, upload_id, group);
         if size <= self.part_size {
             self.put(key, path, size, metadata, condition).await
         } else {

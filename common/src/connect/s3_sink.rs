@@ -269,7 +269,10 @@ pub(crate) fn build(v: &Values, p: &mut Problems) -> Option<S3SinkConfig> {
             keys::BYTE_ARRAY_FORMAT if flag == "store.kafka.headers" => {
                 p.key(
                     class_key,
-                    format!("ByteArrayFormat writes raw bytes, and headers are a list of key-value pairs; set it to {works}"),
+                    format!(
+                        "ByteArrayFormat writes raw bytes, and headers are a list of key-value pairs; \
+                         set it to {works}"
+                    ),
                 );
                 None
             }
