@@ -39,10 +39,22 @@
 //! did before the crash. Without a checkpoint the consumer group's offset
 //! is used (a connector that ran on Kafka Connect).
 //!
+//! **Keys and headers.** With `store.kafka.keys` / `store.kafka.headers` a
+//! file is a group: the value object and its sidecars (keys, headers),
+//! which hold the same records in the same order. The sidecars go up
+//! first, the value object last: it commits the group, and only value
+//! objects count for watermarks. A pending entry lists its sidecars, and
+//! recovery checks that each present value object has them, with the same
+//! last offset and its upload id as their `hydrate-group`. A sidecar is
+//! replaced only while its value object is absent, so a mismatch means a
+//! fenced owner's late value upload landed after its successor rewrote
+//! the sidecars; recovery refuses it and says how to repair.
+//!
 //! **Fencing.** Each checkpoint carries the task and lease epoch of its
 //! writer; a writer reads before it writes and stops when a newer epoch of
 //! the same task has written, and checks its lease with the control plane
-//! before each commit. Object writes are create-only.
+//! before each commit. Value objects are created only if absent; keys and
+//! headers objects replace only the version they saw (see `upload`).
 //!
 //! The directory of a record must be a function of the record (Field,
 //! Default, TimeBased with Record or RecordField time): with the Wallclock
@@ -55,7 +67,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SinkError};
 use crate::s3::{error, status};
-use crate::upload::Heads;
+use crate::upload::{Heads, Written};
 
 /// What the lake holds of one Kafka partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +106,9 @@ pub struct PendingObject {
     pub start: Option<i64>,
     /// Its last offset.
     pub end: i64,
+    /// Its keys and headers objects (absent in checkpoints of older versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<String>,
 }
 
 /// Where a partition resumes, and which records to skip there.
@@ -207,6 +222,7 @@ pub async fn recover<H: Heads>(checkpoint: &Checkpoint, connector: &str, heads: 
                     pending.start.unwrap_or_default()
                 )));
             }
+            check_sidecars(pending, &found, heads).await?;
             if let Some(earlier) = missing {
                 return Err(SinkError::Inconsistent(format!(
                     "object {} is in the lake but the earlier file {} of directory {encoded} is not; \
@@ -220,6 +236,38 @@ pub async fn recover<H: Heads>(checkpoint: &Checkpoint, connector: &str, heads: 
     }
     watermarks.retain(|_, mark| *mark >= checkpoint.resume);
     Ok(Resume { offset: Some(checkpoint.resume), watermarks, unresolved })
+}
+
+/// Whether the sidecars of the present value object `pending` (as `value`
+/// describes it) belong to it: same last offset, its upload id as group.
+async fn check_sidecars<H: Heads>(pending: &PendingObject, value: &Written, heads: &H) -> Result<()> {
+    for key in &pending.sidecars {
+        let problem = match heads.head(key).await? {
+            None => "is missing".to_owned(),
+            Some(sidecar)
+                if sidecar.end != value.end
+                    || sidecar.group.is_none()
+                    || sidecar.group != value.upload_id =>
+            {
+                format!(
+                    "belongs to another attempt (group {}, last offset {}; the value object's upload \
+                     id is {}, last offset {})",
+                    sidecar.group.as_deref().unwrap_or("none"),
+                    sidecar.end.map_or("none".into(), |e| e.to_string()),
+                    value.upload_id.as_deref().unwrap_or("none"),
+                    value.end.map_or("none".into(), |e| e.to_string()),
+                )
+            }
+            Some(_) => continue,
+        };
+        return Err(SinkError::Inconsistent(format!(
+            "object {} is in the lake but its sidecar {key} {problem}: a fenced owner's late upload landed \
+             after its successor rewrote the group. Delete {} and restart the task; its records are written \
+             again with their keys and headers",
+            pending.key, pending.key
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -242,6 +290,7 @@ mod tests {
                 encoded: "country=Chad".into(),
                 start: Some(141),
                 end: 150,
+                sidecars: vec!["k.keys.json".into()],
             }],
         };
         let text = serde_json::to_string(&cp).unwrap();
@@ -251,9 +300,12 @@ mod tests {
         )
         .unwrap();
         assert!(bare.pending.is_empty() && bare.watermarks.is_empty());
+        // Entries of older versions list no sidecars.
+        let old: PendingObject =
+            serde_json::from_str(r#"{"key":"k","encoded":"e","start":1,"end":2}"#).unwrap();
+        assert!(old.sidecars.is_empty());
+        assert!(!serde_json::to_string(&old).unwrap().contains("sidecars"));
     }
-
-    use crate::upload::Written;
 
     /// Objects by key, as HEAD would describe them.
     struct Lake(BTreeMap<String, Written>);
@@ -270,11 +322,19 @@ mod tests {
             end: Some(end),
             connector: Some(connector.into()),
             upload_id: Some("u".into()),
+            group: None,
+            etag: None,
         }
     }
 
     fn pending(key: &str, encoded: &str, start: i64, end: i64) -> PendingObject {
-        PendingObject { key: key.into(), encoded: encoded.into(), start: Some(start), end }
+        PendingObject {
+            key: key.into(),
+            encoded: encoded.into(),
+            start: Some(start),
+            end,
+            sidecars: Vec::new(),
+        }
     }
 
     fn checkpoint(resume: i64, pending: Vec<PendingObject>) -> Checkpoint {
@@ -356,5 +416,62 @@ mod tests {
         let cp = checkpoint(10, vec![pending("a/1", "a", 10, 20)]);
         let lake = Lake(BTreeMap::from([("a/1".to_owned(), written("s3", 12, 20))]));
         assert!(matches!(run(recover(&cp, "s3", &lake)), Err(SinkError::Inconsistent(_))));
+    }
+
+    /// A value object `a/1` (offsets 10..=20, upload id `u`) with a keys and a headers object.
+    fn group(keys: Option<Written>, headers: Option<Written>) -> (Checkpoint, Lake) {
+        let entry = PendingObject {
+            sidecars: vec!["a/1.keys".into(), "a/1.headers".into()],
+            ..pending("a/1", "a", 10, 20)
+        };
+        let mut lake = BTreeMap::from([("a/1".to_owned(), written("s3", 10, 20))]);
+        lake.extend(keys.map(|w| ("a/1.keys".to_owned(), w)));
+        lake.extend(headers.map(|w| ("a/1.headers".to_owned(), w)));
+        (checkpoint(10, vec![entry]), Lake(lake))
+    }
+
+    fn sidecar_of(group: &str, end: i64) -> Written {
+        Written { group: Some(group.into()), upload_id: Some(format!("s-{group}")), ..written("s3", 10, end) }
+    }
+
+    #[test]
+    fn a_value_object_with_its_sidecars_is_complete() {
+        let (cp, lake) = group(Some(sidecar_of("u", 20)), Some(sidecar_of("u", 20)));
+        let resume = run(recover(&cp, "s3", &lake)).unwrap();
+        assert_eq!(resume.watermarks, BTreeMap::from([("a".to_owned(), 20)]));
+        assert!(resume.unresolved.is_empty());
+    }
+
+    #[test]
+    fn leftover_sidecars_of_a_missing_value_object_stay_pending() {
+        let (cp, mut lake) = group(Some(sidecar_of("dead", 25)), None);
+        lake.0.remove("a/1");
+        let resume = run(recover(&cp, "s3", &lake)).unwrap();
+        assert!(resume.watermarks.is_empty());
+        assert_eq!(resume.unresolved, cp.pending, "written again, sidecars replaced");
+    }
+
+    #[test]
+    fn a_value_object_without_its_sidecars_or_with_anothers_is_refused_with_the_repair() {
+        let cases = [
+            (None, Some(sidecar_of("u", 20)), "a/1.keys is missing"),
+            (
+                Some(sidecar_of("u", 20)),
+                Some(sidecar_of("v", 20)),
+                "a/1.headers belongs to another attempt (group v",
+            ),
+            // A successor's group that ended elsewhere, and an old object without a group.
+            (Some(sidecar_of("u", 18)), Some(sidecar_of("u", 20)), "last offset 18"),
+            (Some(written("s3", 10, 20)), Some(sidecar_of("u", 20)), "group none"),
+        ];
+        for (keys, headers, expected) in cases {
+            let (cp, lake) = group(keys, headers);
+            let err = run(recover(&cp, "s3", &lake)).unwrap_err();
+            assert!(matches!(err, SinkError::Inconsistent(_)), "{err}");
+            let text = err.to_string();
+            assert!(text.contains(expected), "{text}");
+            assert!(text.contains("Delete a/1 and restart the task"), "{text}");
+            assert!(!err.is_retryable());
+        }
     }
 }

@@ -70,13 +70,16 @@ pub async fn commit_closed(
             encoded: f.encoded.clone(),
             start: Some(f.start),
             end: f.end,
+            sidecars: f.sidecars.iter().map(|s| s.key.clone()).collect(),
         }))
         .collect();
     stop_if(cancel)?;
     store.write(checkpoint_key, &owner.checkpoint(writer, writer.persisted_resume, pending)).await?;
     // Directories upload side by side, the files of one directory one after
     // another, oldest first: a later file never lands before an earlier one
-    // (the watermark of a directory must not jump over a missing file).
+    // (the watermark of a directory must not jump over a missing file). A
+    // file's keys and headers objects go first: its value object commits
+    // the group.
     let mut uploads = JoinSet::new();
     for files in by_directory(&closed) {
         stop_if(cancel)?;
@@ -84,7 +87,11 @@ pub async fn commit_closed(
         uploads.spawn(async move {
             for file in files {
                 let meta = ObjectMeta { start: file.start, end: file.end, records: file.records };
-                uploader.upload_file(&file, meta).await?;
+                let group = uuid::Uuid::new_v4().to_string();
+                for sidecar in &file.sidecars {
+                    uploader.upload_sidecar(&sidecar.key, &sidecar.path, meta, &group).await?;
+                }
+                uploader.upload_file(&file, meta, &group).await?;
             }
             Ok::<_, SinkError>(())
         });
@@ -117,6 +124,9 @@ pub async fn commit_closed(
     );
     for file in &closed {
         spool::remove(&file.path);
+        for sidecar in &file.sidecars {
+            spool::remove(&sidecar.path);
+        }
     }
     Ok(resume)
 }
@@ -152,6 +162,7 @@ mod tests {
             end: start + 9,
             records: 10,
             path: std::path::PathBuf::from(key),
+            sidecars: Vec::new(),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod s3;
 pub mod schedule;
 pub mod segment;
 pub mod service;
+pub mod sidecar;
 pub mod spool;
 pub mod task;
 pub mod telemetry;

@@ -18,6 +18,7 @@ use crate::error::{Result, SinkError};
 use crate::format::{FormatError, FormatOptions, RecordWriter};
 use crate::naming::Naming;
 use crate::schedule::Schedule;
+use crate::sidecar::{ClosedSidecar, OpenSidecars, Sidecar};
 use crate::spool::{self, Spool, SpoolOut};
 use crate::telemetry::FileTrace;
 
@@ -60,6 +61,8 @@ pub struct FileFactory {
     pub spool: Spool,
     /// The writer constructor.
     pub open: WriterFactory,
+    /// Keys and headers objects written beside each value object.
+    pub sidecars: Vec<Sidecar>,
 }
 
 struct OpenFile {
@@ -73,6 +76,20 @@ struct OpenFile {
     schema: Option<Schema>,
     buffered: usize,
     trace: FileTrace,
+    sidecars: OpenSidecars,
+}
+
+impl OpenFile {
+    /// Bytes the value writer and its sidecars hold in memory.
+    fn measure(&self) -> usize {
+        self.writer.buffered_bytes() + self.sidecars.buffered()
+    }
+
+    fn discard(self) {
+        drop(self.writer);
+        spool::remove(&self.path);
+        self.sidecars.discard();
+    }
 }
 
 /// A finished file waiting for its upload.
@@ -92,6 +109,8 @@ pub struct ClosedFile {
     pub path: PathBuf,
     /// The source batches its records came from.
     pub trace: FileTrace,
+    /// Its keys and headers objects, uploaded before it.
+    pub sidecars: Vec<ClosedSidecar>,
 }
 
 /// How a record's schema fits its open file.
@@ -182,6 +201,9 @@ impl PartitionWriter {
         if self.watermarks.get(encoded).is_some_and(|mark| offset <= *mark) {
             return Ok(Appended::Skipped);
         }
+        if let Some(reason) = crate::sidecar::refusal(&files.sidecars, record) {
+            return Ok(Appended::Rejected(reason));
+        }
         let fit = match self.schema_fit(encoded, record) {
             Ok(fit) => fit,
             Err(reason) => return Ok(Appended::Rejected(reason)),
@@ -213,20 +235,29 @@ impl PartitionWriter {
             self.close_segment(now_ms)?;
         }
         if !self.files.contains_key(encoded) {
-            let file = self.open_file(files, encoded, record, offset)?;
+            let file = match self.open_file(files, encoded, record, offset)? {
+                Ok(file) => file,
+                Err(reason) => return Ok(Appended::Rejected(reason)),
+            };
             self.files.insert(encoded.to_owned(), file);
         }
         let Some(file) = self.files.get_mut(encoded) else {
             return Err(SinkError::Config("open file vanished".into()));
         };
-        match file.writer.append(record) {
-            Ok(()) => {}
+        // The sidecars take the record before the value does, so a refusal
+        // leaves all of the group's objects as they were.
+        let views = file.sidecars.views(record)?;
+        let appended = match views {
+            Ok(views) => file.writer.append(record).map(|()| views),
+            Err(reason) => Err(FormatError::Record(reason)),
+        };
+        match appended {
+            Ok(views) => file.sidecars.append(views)?,
             Err(FormatError::Record(reason)) => {
                 if file.records == 0
                     && let Some(empty) = self.files.remove(encoded)
                 {
-                    drop(empty.writer);
-                    spool::remove(&empty.path);
+                    empty.discard();
                 }
                 return Ok(Appended::Rejected(reason));
             }
@@ -241,7 +272,7 @@ impl PartitionWriter {
         file.end = offset;
         file.records += 1;
         file.trace.add(record);
-        let now_buffered = file.writer.buffered_bytes();
+        let now_buffered = file.measure();
         self.buffered = self.buffered.saturating_sub(file.buffered) + now_buffered;
         file.buffered = now_buffered;
         self.segment_records += 1;
@@ -296,21 +327,43 @@ impl PartitionWriter {
         Ok(if change { SchemaFit::Change } else { SchemaFit::Project(current.clone()) })
     }
 
+    /// The value file of directory `encoded` and its sidecars; `Ok(Err)`:
+    /// a sidecar cannot take `record` (nothing is opened).
     fn open_file(
         &mut self,
         files: &FileFactory,
         encoded: &str,
         record: &Record,
         offset: i64,
-    ) -> Result<OpenFile> {
-        let (path, out): (PathBuf, SpoolOut) = files.spool.create()?;
+    ) -> Result<Result<OpenFile, String>> {
+        let sidecar_key =
+            |suffix: &str| files.naming.sidecar_key(&self.topic, encoded, self.partition, offset, suffix);
+        let sidecars = match OpenSidecars::open(files, sidecar_key, record)? {
+            Ok(sidecars) => sidecars,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let (path, out): (PathBuf, SpoolOut) = match files.spool.create() {
+            Ok(created) => created,
+            Err(err) => {
+                sidecars.discard();
+                return Err(SinkError::Spool(err));
+            }
+        };
         let written = out.counter();
         let schema = record.value.schema.clone();
-        let writer = (files.open)(&files.options, schema.as_ref(), Box::new(out)).map_err(|e| match e {
-            FormatError::Io(err) => SinkError::Spool(err),
-            other => SinkError::Config(format!("cannot open a {} writer: {other}", files.naming_ext())),
-        })?;
-        Ok(OpenFile {
+        let writer = match (files.open)(&files.options, schema.as_ref(), Box::new(out)) {
+            Ok(writer) => writer,
+            Err(err) => {
+                sidecars.discard();
+                return Err(match err {
+                    FormatError::Io(err) => SinkError::Spool(err),
+                    other => {
+                        SinkError::Config(format!("cannot open a {} writer: {other}", files.naming_ext()))
+                    }
+                });
+            }
+        };
+        Ok(Ok(OpenFile {
             key: files.naming.object_key(&self.topic, encoded, self.partition, offset),
             start: offset,
             end: offset,
@@ -321,7 +374,8 @@ impl PartitionWriter {
             schema,
             buffered: 0,
             trace: FileTrace::default(),
-        })
+            sidecars,
+        }))
     }
 
     /// Commits the open segment if the schedule says so (called also when
@@ -355,6 +409,7 @@ impl PartitionWriter {
                 records: file.records,
                 path: file.path,
                 trace: file.trace,
+                sidecars: file.sidecars.finish()?,
             });
         }
         self.segment_records = 0;
@@ -410,7 +465,8 @@ impl PartitionWriter {
             }
             if let Some(file) = self.files.get_mut(&encoded) {
                 file.writer.flush().map_err(|e| SinkError::Spool(std::io::Error::other(e.to_string())))?;
-                let now = file.writer.buffered_bytes();
+                file.sidecars.flush()?;
+                let now = file.measure();
                 self.buffered = self.buffered.saturating_sub(file.buffered) + now;
                 file.buffered = now;
             }
@@ -422,11 +478,13 @@ impl PartitionWriter {
     /// records are read again from the checkpoint).
     pub fn abandon(&mut self) {
         for (_, file) in std::mem::take(&mut self.files) {
-            drop(file.writer);
-            spool::remove(&file.path);
+            file.discard();
         }
         for file in std::mem::take(&mut self.closed) {
             spool::remove(&file.path);
+            for sidecar in &file.sidecars {
+                spool::remove(&sidecar.path);
+            }
         }
     }
 }

@@ -109,10 +109,10 @@ impl Uploader {
 
     /// Uploads a closed file in its `sink.upload` span; once it is visible,
     /// observes the freshness of each source batch it holds.
-    pub async fn upload_file(&self, file: &ClosedFile, meta: ObjectMeta) -> Result<()> {
+    pub async fn upload_file(&self, file: &ClosedFile, meta: ObjectMeta, group: &str) -> Result<()> {
         use tracing::Instrument;
         let span = upload_span(file);
-        let result = self.upload(&file.key, &file.path, meta).instrument(span.clone()).await;
+        let result = self.upload(&file.key, &file.path, meta, group).instrument(span.clone()).await;
         match &result {
             Ok(()) => {
                 if let Some(metrics) = &self.metrics {

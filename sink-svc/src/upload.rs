@@ -11,6 +11,12 @@
 //! or it has none of ours: Kafka Connect, a person) is overwritten with a
 //! warning, as Kafka Connect overwrites: two connectors writing one
 //! directory is a configuration conflict, not a crash to recover from.
+//!
+//! Keys and headers objects (sidecars) may be replaced: one whose value
+//! object is absent is the leftover of an incomplete group. They are
+//! created if absent, else written over exactly the object seen (`If-Match`
+//! on its ETag), so a late write of a fenced owner cannot replace the
+//! sidecars its successor wrote.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +39,11 @@ pub const META_RECORDS: &str = "hydrate-records";
 pub const META_UPLOAD_ID: &str = "hydrate-upload-id";
 /// Object metadata key of the connector that wrote it.
 pub const META_CONNECTOR: &str = "hydrate-connector";
+/// Object metadata key of a sidecar's group: its value object's upload id.
+pub const META_GROUP: &str = "hydrate-group";
+
+/// Writes of a sidecar before giving up when its object keeps changing.
+const SIDECAR_WRITES: usize = 3;
 
 /// What an object holds, written into its user metadata.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +67,34 @@ pub struct Written {
     pub connector: Option<String>,
     /// The upload attempt that wrote it.
     pub upload_id: Option<String>,
+    /// A sidecar's group (its value object's upload id).
+    pub group: Option<String>,
+    /// The ETag, to replace exactly this version.
+    pub etag: Option<String>,
+}
+
+/// What a write expects at its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Condition {
+    /// Nothing (`If-None-Match: *`).
+    Absent,
+    /// This version (`If-Match: <ETag>`).
+    Version(String),
+    /// Anything.
+    Any,
+}
+
+impl Condition {
+    fn if_none_match(&self) -> Option<String> {
+        (*self == Condition::Absent).then(|| "*".to_owned())
+    }
+
+    fn if_match(&self) -> Option<String> {
+        match self {
+            Condition::Version(etag) => Some(etag.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Written {
@@ -105,18 +144,19 @@ impl Uploader {
         }
     }
 
-    /// Uploads the file at `path` as `key`.
-    pub async fn upload(&self, key: &str, path: &Path, meta: ObjectMeta) -> Result<()> {
+    /// Uploads the file at `path` as the value object `key`, create-only;
+    /// `upload_id` names this attempt (and its sidecars' group).
+    pub async fn upload(&self, key: &str, path: &Path, meta: ObjectMeta, upload_id: &str) -> Result<()> {
         let _permit =
             self.permits.acquire().await.map_err(|_| SinkError::Config("upload limiter closed".into()))?;
         let started = std::time::Instant::now();
         let size = tokio::fs::metadata(path).await?.len();
-        let upload_id = uuid::Uuid::new_v4().to_string();
-        let result = match self.write(key, path, size, meta, &upload_id, true).await {
+        let metadata = || self.metadata(meta, upload_id, None);
+        let result = match self.write(key, path, size, metadata(), &Condition::Absent).await {
             Err(SinkError::Exists(reason)) => match self.head(key).await? {
                 // Ours: an earlier try of this upload landed and only its
                 // answer was lost.
-                Some(found) if found.upload_id.as_deref() == Some(upload_id.as_str()) => Ok(()),
+                Some(found) if found.upload_id.as_deref() == Some(upload_id) => Ok(()),
                 // Another connector's (or not Hydrate's): last writer wins.
                 Some(found) if !found.is_from(&self.connector) => {
                     tracing::warn!(
@@ -125,7 +165,7 @@ impl Uploader {
                         other = found.connector.as_deref().unwrap_or("not written by Hydrate"),
                         "overwriting an object another connector wrote; two connectors write one directory"
                     );
-                    self.write(key, path, size, meta, &upload_id, false).await
+                    self.write(key, path, size, metadata(), &Condition::Any).await
                 }
                 // Another attempt of this connector: recovery decides.
                 _ => Err(SinkError::Exists(reason)),
@@ -137,19 +177,64 @@ impl Uploader {
             .inspect(|()| self.observe_upload(meta.records, size, started))
     }
 
+    /// Uploads the keys or headers object `key` of the group whose value
+    /// object is uploaded (after it) with upload id `group`.
+    pub async fn upload_sidecar(&self, key: &str, path: &Path, meta: ObjectMeta, group: &str) -> Result<()> {
+        let _permit =
+            self.permits.acquire().await.map_err(|_| SinkError::Config("upload limiter closed".into()))?;
+        let size = tokio::fs::metadata(path).await?.len();
+        let upload_id = uuid::Uuid::new_v4().to_string();
+        let mut condition = Condition::Absent;
+        for _ in 0..SIDECAR_WRITES {
+            let metadata = self.metadata(meta, &upload_id, Some(group));
+            match self.write(key, path, size, metadata, &condition).await {
+                Err(SinkError::Exists(_)) => {}
+                other => {
+                    return other.inspect(|()| {
+                        tracing::debug!(key, bytes = size, records = meta.records, "sidecar uploaded")
+                    });
+                }
+            }
+            condition = match self.head(key).await? {
+                // An earlier try of this write landed; only its answer was lost.
+                Some(found) if found.upload_id.as_deref() == Some(upload_id.as_str()) => return Ok(()),
+                Some(Written { etag: Some(etag), group: found, .. }) => {
+                    tracing::info!(
+                        key,
+                        group,
+                        found = ?found,
+                        "replacing the leftover sidecar of an incomplete group"
+                    );
+                    Condition::Version(etag)
+                }
+                Some(_) => {
+                    return Err(SinkError::S3 {
+                        op: "head object",
+                        target: key.to_owned(),
+                        message: "the store gave no ETag, which replacing a leftover sidecar needs".into(),
+                        retryable: false,
+                    });
+                }
+                None => Condition::Absent,
+            };
+        }
+        Err(SinkError::Exists(format!(
+            "{key} changed under each of {SIDECAR_WRITES} writes; another writer is at work"
+        )))
+    }
+
     async fn write(
         &self,
         key: &str,
         path: &Path,
         size: u64,
-        meta: ObjectMeta,
-        upload_id: &str,
-        create_only: bool,
+        metadata: Vec<(&'static str, String)>,
+        condition: &Condition,
     ) -> Result<()> {
         if size <= self.part_size {
-            self.put(key, path, size, meta, upload_id, create_only).await
+            self.put(key, path, size, metadata, condition).await
         } else {
-            self.multipart(key, path, size, meta, upload_id, create_only).await
+            self.multipart(key, path, size, metadata, condition).await
         }
     }
 
@@ -158,9 +243,8 @@ impl Uploader {
         key: &str,
         path: &Path,
         size: u64,
-        meta: ObjectMeta,
-        upload_id: &str,
-        create_only: bool,
+        metadata: Vec<(&'static str, String)>,
+        condition: &Condition,
     ) -> Result<()> {
         let body = ByteStream::read_from()
             .path(path)
@@ -175,9 +259,10 @@ impl Uploader {
             .key(key)
             .content_length(size as i64)
             .body(body)
-            .set_if_none_match(create_only.then(|| "*".to_owned()))
+            .set_if_none_match(condition.if_none_match())
+            .set_if_match(condition.if_match())
             .set_acl(self.acl.clone());
-        for (k, v) in self.metadata(meta, upload_id) {
+        for (k, v) in metadata {
             request = request.metadata(k, v);
         }
         request = match &self.encryption {
@@ -199,13 +284,12 @@ impl Uploader {
         key: &str,
         path: &Path,
         size: u64,
-        meta: ObjectMeta,
-        upload_id: &str,
-        create_only: bool,
+        metadata: Vec<(&'static str, String)>,
+        condition: &Condition,
     ) -> Result<()> {
         let mut create =
             self.client.create_multipart_upload().bucket(&self.bucket).key(key).set_acl(self.acl.clone());
-        for (k, v) in self.metadata(meta, upload_id) {
+        for (k, v) in metadata {
             create = create.metadata(k, v);
         }
         create = match &self.encryption {
@@ -224,7 +308,7 @@ impl Uploader {
                 retryable: true,
             });
         };
-        let result = self.parts(key, path, size, &id, create_only).await;
+        let result = self.parts(key, path, size, &id, condition).await;
         if result.is_err() {
             // Nothing partial stays behind: the parts are dropped.
             if let Err(err) =
@@ -236,7 +320,7 @@ impl Uploader {
         result
     }
 
-    async fn parts(&self, key: &str, path: &Path, size: u64, id: &str, create_only: bool) -> Result<()> {
+    async fn parts(&self, key: &str, path: &Path, size: u64, id: &str, condition: &Condition) -> Result<()> {
         let mut completed = Vec::new();
         let mut offset = 0u64;
         let mut number = 1i32;
@@ -276,7 +360,8 @@ impl Uploader {
             .bucket(&self.bucket)
             .key(key)
             .upload_id(id)
-            .set_if_none_match(create_only.then(|| "*".to_owned()))
+            .set_if_none_match(condition.if_none_match())
+            .set_if_match(condition.if_match())
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
             .send()
             .await;
@@ -287,14 +372,21 @@ impl Uploader {
         }
     }
 
-    fn metadata(&self, meta: ObjectMeta, upload_id: &str) -> [(&'static str, String); 5] {
-        [
+    fn metadata(
+        &self,
+        meta: ObjectMeta,
+        upload_id: &str,
+        group: Option<&str>,
+    ) -> Vec<(&'static str, String)> {
+        let mut metadata = vec![
             (META_START, meta.start.to_string()),
             (META_END, meta.end.to_string()),
             (META_RECORDS, meta.records.to_string()),
             (META_UPLOAD_ID, upload_id.to_owned()),
             (META_CONNECTOR, self.connector.clone()),
-        ]
+        ];
+        metadata.extend(group.map(|g| (META_GROUP, g.to_owned())));
+        metadata
     }
 }
 
@@ -310,6 +402,8 @@ impl Heads for Uploader {
                     end: offset(META_END),
                     connector: get(META_CONNECTOR),
                     upload_id: get(META_UPLOAD_ID),
+                    group: get(META_GROUP),
+                    etag: out.e_tag().map(str::to_owned),
                 }))
             }
             Err(err) if status(&err) == Some(404) => Ok(None),

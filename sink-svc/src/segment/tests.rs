@@ -14,14 +14,18 @@ struct Lines {
 
 impl RecordWriter for Lines {
     fn append(&mut self, record: &Record) -> Result<(), FormatError> {
-        if record.value.value == Value::from("bad") {
-            return Err(FormatError::Record("bad record".into()));
-        }
+        self.fits(record)?;
         match record.value.schema.as_ref().and_then(Schema::version) {
             Some(version) => writeln!(self.out, "{} v{version}", record.offset.unwrap_or(-1))?,
             None => writeln!(self.out, "{}", record.offset.unwrap_or(-1))?,
         }
         self.records += 1;
+        Ok(())
+    }
+    fn fits(&mut self, record: &Record) -> Result<(), FormatError> {
+        if record.value.value == Value::from("bad") {
+            return Err(FormatError::Record("bad record".into()));
+        }
         Ok(())
     }
     fn buffered_bytes(&self) -> usize {
@@ -53,6 +57,7 @@ fn factory(dir: &str) -> FileFactory {
         },
         spool,
         open: Arc::new(|_, _, out| Ok(Box::new(Lines { out, records: 0 }) as Box<dyn RecordWriter>)),
+        sidecars: Vec::new(),
     }
 }
 

@@ -104,6 +104,105 @@ async fn sink_kill_9_twenty_times_during_a_million_records_leaves_each_once() {
     assert!(!recoveries.is_empty(), "the kills must have hit a running sink");
 }
 
+const KEYED_RECORDS: u64 = 200_000;
+const KEYED_KILLS: u32 = 10;
+
+/// The kill test with `store.kafka.keys`: beside each value object a keys
+/// object that goes up first. After the kills every record is in the lake
+/// once, every value object has its keys object holding the i-th record's
+/// key on the i-th line, and no keys object is left without its value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sink_kill_9_ten_times_with_keys_leaves_each_record_once_beside_its_key() {
+    let mut world = SinkWorld::start("sink_kill9_keys", 4).await;
+    let topic = world.scope.topic("rows");
+    world.create_topic(&topic, PARTITIONS).await;
+    let records = (0..KEYED_RECORDS)
+        .map(|id| {
+            let payload = format!(r#"{{"id":{id},"g":{}}}"#, id % 5);
+            ((id % PARTITIONS as u64) as i32, Some(format!("k{id}")), Some(envelope(SCHEMA, &payload)))
+        })
+        .collect();
+    world.produce(&topic, records).await;
+
+    let config = serde_json::json!({
+        "connector.class": "io.confluent.connect.s3.S3SinkConnector",
+        "tasks.max": 1,
+        "topics": topic,
+        "s3.region": "us-east-1",
+        "s3.bucket.name": world.scope.env().s3_bucket(),
+        "topics.dir": world.topics_dir(),
+        "flush.size": 2000,
+        "rotate.schedule.interval.ms": 1000,
+        "timezone": "UTC",
+        "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "store.kafka.keys": true,
+        "keys.format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+        "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+        "partition.field.name": "g",
+        "schema.compatibility": "NONE"
+    });
+    let name = format!("kill9keys_{}", world.scope.id());
+    world.put(&name, config).await;
+    world.wait_tasks(&name, v1::State::Running, Duration::from_secs(30)).await;
+
+    for kill in 0..KEYED_KILLS {
+        // Random moments are the point of this test: not a wait for a condition.
+        tokio::time::sleep(Duration::from_millis(500 + random_below(2500))).await;
+        world.kill_sink();
+        eprintln!("kill {kill}: committed {:?}", world.committed(&name, &topic, PARTITIONS).await);
+        world.start_sink();
+    }
+
+    let ends = vec![(KEYED_RECORDS / PARTITIONS as u64) as i64; PARTITIONS as usize];
+    wait_for("the sink to commit every record", Duration::from_secs(300), || {
+        let (world, name, topic, ends) = (&world, name.clone(), topic.clone(), ends.clone());
+        async move {
+            let committed = world.committed(&name, &topic, PARTITIONS).await;
+            if committed == ends { Ok(Some(())) } else { Err(format!("committed {committed:?}")) }
+        }
+    })
+    .await;
+
+    let objects = world.list(&format!("{}/{topic}/", world.topics_dir())).await;
+    let (key_objects, values): (Vec<&String>, Vec<&String>) =
+        objects.iter().partition(|k| k.ends_with(".keys.json"));
+    let mut unmatched: HashSet<&str> = key_objects.iter().map(|k| k.as_str()).collect();
+    let mut seen = HashSet::with_capacity(KEYED_RECORDS as usize);
+    for value in &values {
+        let key_object = format!("{}.keys.json", value.strip_suffix(".json").expect("a .json object"));
+        assert!(unmatched.remove(key_object.as_str()), "{value} has no keys object {key_object}");
+        let lines = |body: Vec<u8>| -> Vec<serde_json::Value> {
+            body.split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).expect("json line"))
+                .collect()
+        };
+        let rows = lines(world.get(value).await);
+        let keys = lines(world.get(&key_object).await);
+        let ids: Vec<u64> = rows.iter().map(|row| row["id"].as_u64().expect("id")).collect();
+        let expected: Vec<serde_json::Value> = ids.iter().map(|id| format!("k{id}").into()).collect();
+        assert_eq!(keys, expected, "{key_object} is not aligned with {value}");
+        for id in ids {
+            assert!(seen.insert(id), "record {id} twice (again in {value})");
+        }
+    }
+    assert!(unmatched.is_empty(), "keys objects without their value object: {unmatched:?}");
+    assert_eq!(seen.len() as u64, KEYED_RECORDS, "{} value objects", values.len());
+    let recoveries = world.log_lines(&["resuming from checkpoint"]);
+    let with_pending = recoveries.iter().filter(|l| !l.contains("pending=0")).count();
+    // Kills between a keys object's upload and its value object's.
+    let replaced = world.log_lines(&["replacing the leftover sidecar"]).len();
+    eprintln!(
+        "{} value objects with their keys objects, {} records, each once; {} partition recoveries, \
+         {with_pending} with pending objects; {replaced} leftover keys objects replaced",
+        values.len(),
+        seen.len(),
+        recoveries.len()
+    );
+    assert!(!recoveries.is_empty(), "the kills must have hit a running sink");
+}
+
 /// The crash the kill test hits only by chance, made on purpose: the
 /// checkpoint says a segment's two objects were pending, one of them landed
 /// and one did not. The restarted sink must skip the records of the first
