@@ -2,6 +2,7 @@
 //! until it is cancelled or fails.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +14,9 @@ use hydrate_common::record::JsonConverter;
 use hydrate_common::record::transform::TransformChain;
 use hydrate_proto::v1;
 use serde_json::Value;
-use tokio::sync::watch;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -98,24 +101,35 @@ fn source_config(
 
 async fn run_with_retries(ctx: &TaskContext, metrics: &SourceTaskMetrics) -> Result<()> {
     let (spec, source) = source_config(&ctx.config)?;
-    let mut failures = 0u32;
+    let failures = AtomicU32::new(0);
     loop {
-        let result = run_once(ctx, &spec, &source, metrics, &mut failures).await;
+        let result = run_once(ctx, &spec, &source, metrics, &failures).await;
         if let Err(err) = &result
             && let Some(stage) = err.stage()
         {
             metrics.error(stage);
         }
         let error = match result {
-            Err(err) if err.is_retryable() && failures < source.connection_attempts.max(1) => err,
+            Err(err) if err.is_retryable() && failures.load(Ordering::Relaxed) < source.connection_attempts.max(1) => {
+                err
+            }
             other => return other,
         };
-        failures += 1;
-        tracing::warn!(connector = %ctx.connector, task = ctx.task, attempt = failures, error = %error, "source task retrying");
+        let attempt = failures.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(connector = %ctx.connector, task = ctx.task, attempt, error = %error, "source task retrying");
         tokio::select! {
             _ = ctx.cancel.cancelled() => return Err(SourceError::Cancelled),
             _ = tokio::time::sleep(source.connection_backoff.max(Duration::from_millis(100))) => {}
         }
+    }
+}
+
+/// The transactional id of lane `lane` of a task. Lane 0 keeps the id a
+/// task had before it polled tables side by side.
+pub fn transactional_id(connector: &str, task: u32, lane: usize) -> String {
+    match lane {
+        0 => format!("hydrate-source-{connector}-{task}"),
+        n => format!("hydrate-source-{connector}-{task}-lane{n}"),
     }
 }
 
@@ -124,20 +138,24 @@ async fn run_once(
     spec: &hydrate_common::connect::ConnectorSpec,
     source: &JdbcSourceConfig,
     metrics: &SourceTaskMetrics,
-    failures: &mut u32,
+    failures: &AtomicU32,
 ) -> Result<()> {
     let client_config = kafka::client_config(&ctx.bootstrap, &ctx.kafka);
     let offsets_topic = source_offsets_topic(&ctx.config);
     kafka::ensure_offsets_topic(&client_config, &offsets_topic).await?;
-    let transactional_id = format!("hydrate-source-{}-{}", ctx.connector, ctx.task);
-    // Fences the previous owner and aborts its open transaction before the
-    // offsets are read, so they are the last committed ones.
-    let producer = {
-        let config = client_config.clone();
-        tokio::task::spawn_blocking(move || TxProducer::new(config, &transactional_id))
-            .await
-            .map_err(|e| SourceError::Kafka { message: format!("producer set-up: {e}"), retryable: true })??
-    };
+    // Every lane's producer fences the previous owner's and aborts its open
+    // transaction before the offsets are read, so they are the last
+    // committed ones, whichever lane a table was on before.
+    let fencing = (0..LANES).map(|lane| {
+        let (config, id) = (client_config.clone(), transactional_id(&ctx.connector, ctx.task, lane));
+        async move {
+            tokio::task::spawn_blocking(move || TxProducer::new(config, &id))
+                .await
+                .map_err(|e| SourceError::Kafka { message: format!("producer set-up: {e}"), retryable: true })?
+        }
+    });
+    let mut producers: Vec<Option<TxProducer>> =
+        futures_util::future::try_join_all(fencing).await?.into_iter().map(Some).collect();
     let stored = {
         let (config, topic, connector) =
             (client_config.clone(), offsets_topic.clone(), ctx.connector.clone());
@@ -145,28 +163,14 @@ async fn run_once(
             .await
             .map_err(|e| SourceError::Kafka { message: format!("offsets reader: {e}"), retryable: true })??
     };
-    let chain = if spec.transforms.is_empty() { None } else { Some(TransformChain::new(&spec.transforms)?) };
-    let converters = Converters {
-        key: JsonConverter::from_settings(&spec.key_converter),
-        value: JsonConverter::from_settings(&spec.value_converter),
-    };
-    let writer = Writer::new(
-        producer,
-        converters,
-        chain,
-        offsets_topic,
-        source.batch_max_rows as usize,
-        ctx.cancel.clone(),
-        metrics.clone(),
-    );
-    let mut slot = Some(Box::new(writer));
 
     let session = format!("{}/{}", ctx.connector, ctx.task);
-    let mut client = pg::connect(source, &session, &ctx.cancel).await?;
+    let client = pg::connect(source, &session, &ctx.cancel).await?;
     let tables = ctx.config.get("tables").cloned().unwrap_or_default();
     let discover = tables.trim() == "*";
-    let mut queriers: Vec<(Querier, Instant)> = Vec::new();
     let mut known: Vec<Relation> = Vec::new();
+    let mut lanes: Vec<mpsc::UnboundedSender<Querier>> = Vec::new();
+    let mut running = FuturesUnordered::new();
     let mut next_discovery = Instant::now();
     set_running(ctx, None);
     loop {
@@ -180,12 +184,37 @@ async fn run_once(
                 let querier =
                     Querier::new(&client, source, &ctx.connector, relation.clone(), partition, stored_offset)
                         .await?;
-                tracing::info!(connector = %ctx.connector, task = ctx.task, relation = %querier.name, topic = %querier.target.topic, "polling");
+                // Tables go round the lanes in the order they are found.
+                let lane = known.len() % LANES;
+                tracing::info!(connector = %ctx.connector, task = ctx.task, relation = %querier.name, topic = %querier.target.topic, lane, "polling");
                 if let Some(progress) = &querier.snapshot {
                     lock(&ctx.snapshots).insert(querier.name.clone(), progress.clone());
                 }
                 known.push(relation);
-                queriers.push((querier, Instant::now()));
+                if lane == lanes.len() {
+                    let producer = producers.get_mut(lane).and_then(Option::take).ok_or_else(|| SourceError::Kafka {
+                        message: format!("lane {lane} has no producer"),
+                        retryable: false,
+                    })?;
+                    let writer = Writer::new(
+                        producer,
+                        converters(spec),
+                        transforms(spec)?,
+                        offsets_topic.clone(),
+                        source.batch_max_rows as usize,
+                        ctx.cancel.clone(),
+                        metrics.clone(),
+                    );
+                    let (sender, receiver) = mpsc::unbounded_channel();
+                    lanes.push(sender);
+                    running.push(run_lane(ctx, source, metrics, failures, lane, writer, receiver));
+                }
+                // A lane only ends with an error, which ends the task below.
+                let _ = lanes[lane].send(querier);
+            }
+            if !discover {
+                // No table comes later: the lanes left unused fenced their ids.
+                producers.clear();
             }
             next_discovery = if discover {
                 Instant::now() + source.table_poll_interval.max(Duration::from_millis(100))
@@ -193,15 +222,60 @@ async fn run_once(
                 Instant::now() + Duration::from_secs(365 * 24 * 3600)
             };
         }
-        let Some(due) = queriers.iter().map(|(_, at)| *at).min() else {
-            tokio::select! {
-                _ = ctx.cancel.cancelled() => return Err(SourceError::Cancelled),
-                _ = tokio::time::sleep_until(next_discovery) => continue,
-            }
-        };
         tokio::select! {
             _ = ctx.cancel.cancelled() => return Err(SourceError::Cancelled),
-            _ = tokio::time::sleep_until(due.min(next_discovery)) => {}
+            Some(ended) = running.next() => {
+                ended?;
+                return Err(SourceError::Kafka { message: "a polling lane stopped".into(), retryable: true });
+            }
+            _ = tokio::time::sleep_until(next_discovery) => {}
+        }
+    }
+}
+
+/// Tables of one task are polled on up to this many lanes side by side,
+/// each with its own PostgreSQL connection and transactional producer (a
+/// large snapshot does not hold up the other tables' polls). Fixed: every
+/// lane's transactional id is fenced when a task starts.
+const LANES: usize = 4;
+
+fn converters(spec: &hydrate_common::connect::ConnectorSpec) -> Converters {
+    Converters {
+        key: JsonConverter::from_settings(&spec.key_converter),
+        value: JsonConverter::from_settings(&spec.value_converter),
+    }
+}
+
+fn transforms(spec: &hydrate_common::connect::ConnectorSpec) -> Result<Option<TransformChain>> {
+    Ok(if spec.transforms.is_empty() { None } else { Some(TransformChain::new(&spec.transforms)?) })
+}
+
+/// Polls the tables sent to one lane, each when due, until the task stops.
+async fn run_lane(
+    ctx: &TaskContext,
+    source: &JdbcSourceConfig,
+    metrics: &SourceTaskMetrics,
+    failures: &AtomicU32,
+    lane: usize,
+    writer: Writer,
+    mut tables: mpsc::UnboundedReceiver<Querier>,
+) -> Result<()> {
+    let mut slot = Some(Box::new(writer));
+    let session = format!("{}/{}/{lane}", ctx.connector, ctx.task);
+    let mut client = pg::connect(source, &session, &ctx.cancel).await?;
+    let mut queriers: Vec<(Querier, Instant)> = Vec::new();
+    loop {
+        let due = queriers.iter().map(|(_, at)| *at).min();
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return Err(SourceError::Cancelled),
+            added = tables.recv() => match added {
+                Some(querier) => {
+                    queriers.push((querier, Instant::now()));
+                    continue;
+                }
+                None => return Ok(()),
+            },
+            _ = tokio::time::sleep_until(due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {}
         }
         let now = Instant::now();
         for (querier, at) in queriers.iter_mut().filter(|(_, at)| *at <= now) {
@@ -222,7 +296,7 @@ async fn run_once(
                 Err(_) => span.record("otel.status_code", "ERROR"),
             };
             let rows = polled?;
-            *failures = 0;
+            failures.store(0, Ordering::Relaxed);
             *at = Instant::now() + source.poll_interval;
             lock(&ctx.snapshots).remove(&querier.name);
             set_running(ctx, querier.bound_warning.clone());
