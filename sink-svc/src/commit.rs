@@ -163,6 +163,7 @@ mod tests {
             records: 10,
             path: std::path::PathBuf::from(key),
             sidecars: Vec::new(),
+            trace: Default::default(),
         }
     }
 
