@@ -56,9 +56,10 @@ impl ProducerContext for KafkaContext {
 
 impl KafkaContext {
     fn token(&self) -> Result<OAuthToken, String> {
-        let signer = self.signer.as_ref().ok_or(
-            "OAUTHBEARER tokens are made for MSK IAM only (sasl.mechanism=AWS_MSK_IAM)".to_owned(),
-        )?;
+        let signer = self
+            .signer
+            .as_ref()
+            .ok_or("OAUTHBEARER tokens are made for MSK IAM only (sasl.mechanism=AWS_MSK_IAM)".to_owned())?;
         let token = signer.token().map_err(|e| e.to_string())?;
         Ok(OAuthToken { token: token.token, principal_name: token.principal, lifetime_ms: token.lifetime_ms })
     }
@@ -123,13 +124,23 @@ impl std::fmt::Debug for KafkaClients {
 
 impl KafkaClients {
     /// Checks every property with librdkafka and, for MSK IAM, sets up the
-    /// signer (AWS configuration and credentials chain; no request yet).
+    /// signer and signs a first token (so missing credentials fail here).
     pub async fn new(settings: KafkaSettings) -> Result<KafkaClients, KafkaSetupError> {
         let signer = match &settings.msk_iam {
-            Some(options) => Some(Arc::new(MskIamSigner::from_options(options, settings.bootstrap_host()).await?)),
+            Some(options) => {
+                Some(Arc::new(MskIamSigner::from_options(options, settings.bootstrap_host()).await?))
+            }
             None => None,
         };
-        KafkaClients::with_signer(settings, signer)
+        let clients = KafkaClients::with_signer(settings, signer.clone())?;
+        if let Some(signer) = signer {
+            // Credentials are checked now, not at the first client, and are
+            // cached for the clients that tasks create.
+            tokio::task::spawn_blocking(move || signer.token())
+                .await
+                .map_err(|e| MskIamError::Credentials(format!("credentials task: {e}")))??;
+        }
+        Ok(clients)
     }
 
     /// As [`KafkaClients::new`], with a given signer.
@@ -230,18 +241,19 @@ impl KafkaClientConfig {
             .iter()
             .any(|key| self.config.get(key).is_some_and(|m| m.eq_ignore_ascii_case("OAUTHBEARER")));
         let first_token = match oauthbearer {
-            true => Some(self.context.token().map_err(|e| KafkaError::ClientCreation(format!("msk iam: {e}")))?),
+            true => {
+                Some(self.context.token().map_err(|e| KafkaError::ClientCreation(format!("msk iam: {e}")))?)
+            }
             false => None,
         };
-        let client = T::from_config_and_context(&self.config, self.context.clone()).map_err(|err| {
-            match err {
+        let client =
+            T::from_config_and_context(&self.config, self.context.clone()).map_err(|err| match err {
                 KafkaError::ClientConfig(..) => {
                     let (key, reason) = redacted(&err);
                     KafkaError::ClientCreation(format!("kafka property {key}: {reason}"))
                 }
                 other => other,
-            }
-        })?;
+            })?;
         if let Some(token) = first_token {
             set_token(client.kafka_client(), &token).map_err(KafkaError::ClientCreation)?;
         }

@@ -180,7 +180,8 @@ impl MskIamSigner {
             loader = loader.region(Region::new(region.clone()));
         }
         let sdk = loader.load().await;
-        let region = host_region.or_else(|| sdk.region().map(|r| r.to_string())).ok_or(MskIamError::NoRegion)?;
+        let region =
+            host_region.or_else(|| sdk.region().map(|r| r.to_string())).ok_or(MskIamError::NoRegion)?;
         let base = sdk
             .credentials_provider()
             .ok_or_else(|| MskIamError::Credentials("no credentials provider is configured".into()))?;

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use hydrate_common::connect::DeadLetterQueue;
-use rdkafka::ClientConfig;
+use hydrate_kafka::{KafkaClientConfig, KafkaProducer};
 use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 
 use crate::error::{Result, SinkError};
 
@@ -25,7 +25,7 @@ pub struct Failure {
 
 /// A producer into the connector's dead letter queue topic.
 pub struct Dlq {
-    producer: BaseProducer,
+    producer: KafkaProducer,
     topic: String,
     context_headers: bool,
     connector: String,
@@ -34,8 +34,13 @@ pub struct Dlq {
 
 impl Dlq {
     /// A producer for `settings` with the worker's client `config`.
-    pub fn new(config: &ClientConfig, settings: &DeadLetterQueue, connector: &str, task: u32) -> Result<Dlq> {
-        let producer: BaseProducer = config
+    pub fn new(
+        config: &KafkaClientConfig,
+        settings: &DeadLetterQueue,
+        connector: &str,
+        task: u32,
+    ) -> Result<Dlq> {
+        let producer: KafkaProducer = config
             .clone()
             .set("enable.idempotence", "true")
             .set("client.id", format!("hydrate-sink-dlq-{connector}-{task}"))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use hydrate_common::connect::{ErrorHandling, ErrorTolerance, NullValueBehavior};
 use hydrate_common::record::transform::TransformChain;
 use hydrate_common::record::{Header, Record};
-use rdkafka::consumer::BaseConsumer;
+use hydrate_kafka::KafkaConsumer;
 use rdkafka::message::{Headers, Message};
 
 use crate::converter::Converter;
@@ -38,7 +38,7 @@ pub struct StepStats {
 /// Everything a task's records pass through.
 pub struct Pipeline {
     /// The consumer, assigned to the task's partitions.
-    pub consumer: Arc<BaseConsumer>,
+    pub consumer: Arc<KafkaConsumer>,
     /// One writer per assigned partition.
     pub writers: HashMap<(String, i32), PartitionWriter>,
     /// Files and their names.

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hydrate_common::worker::{LeaseSession, WorkerError, WorkerOptions};
+use hydrate_kafka::KafkaClients;
 use hydrate_proto::v1;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -15,7 +16,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::error::SinkError;
-use crate::kafka_props::KafkaProperties;
 use crate::memory::MemoryBudget;
 use crate::segment::WriterFactory;
 use crate::task::{self, TaskContext};
@@ -31,7 +31,7 @@ type TaskKey = (String, u32);
 #[derive(Clone)]
 pub struct Shared {
     /// Kafka client settings.
-    pub kafka: KafkaProperties,
+    pub kafka: KafkaClients,
     /// Spool root.
     pub spool_root: PathBuf,
     /// Memory budget.

@@ -10,11 +10,8 @@ use super::*;
 const UNREACHABLE: &str = "127.0.0.1:1";
 
 fn settings(text: &str) -> KafkaSettings {
-    let worker: BTreeMap<String, String> = text
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let worker: BTreeMap<String, String> =
+        text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     KafkaSettings::from_worker_properties(&worker, Some(UNREACHABLE)).unwrap()
 }
 

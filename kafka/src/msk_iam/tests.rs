@@ -77,7 +77,10 @@ fn the_token_is_a_presigned_connect_url() {
     let field = |name: &str| fields.iter().find(|(n, _)| *n == name).unwrap().1;
     assert_eq!(field("Action"), "kafka-cluster%3AConnect");
     assert_eq!(field("X-Amz-Algorithm"), "AWS4-HMAC-SHA256");
-    assert_eq!(field("X-Amz-Credential"), "ASIAIOSFODNN7EXAMPLE%2F20240301%2Feu-west-1%2Fkafka-cluster%2Faws4_request");
+    assert_eq!(
+        field("X-Amz-Credential"),
+        "ASIAIOSFODNN7EXAMPLE%2F20240301%2Feu-west-1%2Fkafka-cluster%2Faws4_request"
+    );
     assert_eq!(field("X-Amz-Date"), "20240301T123456Z");
     assert_eq!(field("X-Amz-Expires"), "900");
     assert_eq!(field("X-Amz-SignedHeaders"), "host");
@@ -116,7 +119,13 @@ impl ProvideCredentials for Counting {
         Self: 'a,
     {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        future::ProvideCredentials::ready(Ok(Credentials::new("AKIDCOUNTING", SECRET_KEY, None, self.expiry, "test")))
+        future::ProvideCredentials::ready(Ok(Credentials::new(
+            "AKIDCOUNTING",
+            SECRET_KEY,
+            None,
+            self.expiry,
+            "test",
+        )))
     }
 }
 
@@ -125,7 +134,11 @@ fn credentials_are_reused_while_they_outlive_a_token() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let long = Some(SystemTime::now() + Duration::from_secs(3600));
-    let signer = MskIamSigner::new("eu-west-1", Counting { calls: calls.clone(), expiry: long }, runtime.handle().clone());
+    let signer = MskIamSigner::new(
+        "eu-west-1",
+        Counting { calls: calls.clone(), expiry: long },
+        runtime.handle().clone(),
+    );
     for _ in 0..3 {
         let token = signer.token().unwrap();
         assert_eq!(token.principal, "AKIDCOUNTING");
@@ -136,7 +149,11 @@ fn credentials_are_reused_while_they_outlive_a_token() {
     // Credentials that expire before a token would are fetched each time.
     let short = Some(SystemTime::now() + Duration::from_secs(600));
     let calls = Arc::new(AtomicUsize::new(0));
-    let signer = MskIamSigner::new("eu-west-1", Counting { calls: calls.clone(), expiry: short }, runtime.handle().clone());
+    let signer = MskIamSigner::new(
+        "eu-west-1",
+        Counting { calls: calls.clone(), expiry: short },
+        runtime.handle().clone(),
+    );
     signer.token().unwrap();
     signer.token().unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -157,8 +174,12 @@ fn a_failing_provider_is_reported_without_secrets() {
             ))
         }
     }
-    let signer = MskIamSigner::new("eu-west-1", Failing("no profile named msk".into()), runtime.handle().clone());
+    let signer =
+        MskIamSigner::new("eu-west-1", Failing("no profile named msk".into()), runtime.handle().clone());
     let err = signer.token().unwrap_err().to_string();
-    assert!(err.starts_with("AWS credentials for MSK IAM: ") && err.contains("no profile named msk"), "{err}");
+    assert!(
+        err.starts_with("AWS credentials for MSK IAM: ") && err.contains("no profile named msk"),
+        "{err}"
+    );
     assert_eq!(signer.tokens_signed(), 0);
 }
