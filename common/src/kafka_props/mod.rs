@@ -467,7 +467,10 @@ fn msk_iam(
     if options.role_arn.is_none()
         && (options.role_session_name.is_some() || options.role_external_id.is_some())
     {
-        return Err(KafkaPropsError::invalid(key, "awsRoleSessionName and awsRoleExternalId need awsRoleArn"));
+        return Err(KafkaPropsError::invalid(
+            key,
+            "awsRoleSessionName and awsRoleExternalId need awsRoleArn",
+        ));
     }
     Ok(options)
 }

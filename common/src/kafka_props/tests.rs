@@ -97,10 +97,10 @@ fn scram_from_the_jaas_config() {
         assert!(debug.contains("sasl.password") && !debug.contains(SECRET), "{debug}");
     }
     // The older librdkafka spelling and lower case are taken too.
-    let s = settings(&format!("security.protocol=sasl_ssl\n{}", scram("scram-sha-512")).replace(
-        "sasl.mechanism=",
-        "sasl.mechanisms=",
-    ));
+    let s = settings(
+        &format!("security.protocol=sasl_ssl\n{}", scram("scram-sha-512"))
+            .replace("sasl.mechanism=", "sasl.mechanisms="),
+    );
     assert_eq!(s.admin["sasl.mechanism"], "SCRAM-SHA-512");
     assert_eq!(s.admin["security.protocol"], "SASL_SSL");
 }
@@ -121,10 +121,12 @@ fn consumer_and_producer_prefixes_override_for_their_clients() {
 
 #[test]
 fn the_bootstrap_flag_wins_over_the_file() {
-    let s = KafkaSettings::from_worker_properties(&worker("bootstrap.servers=file:9092\n"), Some("flag:9092"))
-        .unwrap();
+    let s =
+        KafkaSettings::from_worker_properties(&worker("bootstrap.servers=file:9092\n"), Some("flag:9092"))
+            .unwrap();
     assert_eq!(s.consumer["bootstrap.servers"], "flag:9092");
-    let s = KafkaSettings::from_worker_properties(&worker("bootstrap.servers=file:9092\n"), Some("")).unwrap();
+    let s =
+        KafkaSettings::from_worker_properties(&worker("bootstrap.servers=file:9092\n"), Some("")).unwrap();
     assert_eq!(s.producer["bootstrap.servers"], "file:9092");
 }
 

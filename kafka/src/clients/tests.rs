@@ -104,6 +104,12 @@ fn config_errors_hide_secret_values() {
         "tls".into(),
     );
     assert!(redacted(&err).1.contains("Invalid value \"tls\""));
-    let debug = format!("{:?}", KafkaClients::with_signer(msk_settings(), None).unwrap().consumer_config());
-    assert!(debug.contains("sasl.mechanism"), "{debug}");
+    let scram = settings(
+        "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n\
+         sasl.jaas.config=x.ScramLoginModule required username=\"u\" password=\"s3cr3t-Pa55\";",
+    );
+    let clients = KafkaClients::with_signer(scram, None).unwrap();
+    for debug in [format!("{clients:?}"), format!("{:?}", clients.consumer_config())] {
+        assert!(debug.contains("sasl.password") && !debug.contains("s3cr3t-Pa55"), "{debug}");
+    }
 }
