@@ -35,6 +35,12 @@ PROMETHEUS_PORT=19090
 CONTROL_PLANE_METRICS_PORT=19464
 SOURCE_METRICS_PORT=19465
 SINK_METRICS_PORT=19466
+# Jaeger: OTLP in (gRPC, HTTP), the UI and query API.
+JAEGER_OTLP_GRPC_PORT=14317
+JAEGER_OTLP_HTTP_PORT=14318
+JAEGER_QUERY_PORT=16686
+JAEGER_QUERY_GRPC_PORT=16685
+JAEGER_HEALTH_PORT=13133
 
 log() { printf '%s %s\n' "[$(date +%H:%M:%S)]" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -133,4 +139,11 @@ unregister_prometheus_target() { rm -f "$STATE_DIR/prometheus/targets/$1.json"; 
 
 # The local stack's components, each scripts/stack/<name>.sh, in start order;
 # scripts/down stops them in reverse.
-STACK_COMPONENTS=(postgres etcd kafka s3 prometheus control-plane source sink)
+STACK_COMPONENTS=(postgres etcd kafka s3 prometheus jaeger control-plane source sink)
+
+# export_otel SERVICE_NAME: the environment that has a Hydrate service send
+# its traces to the stack's Jaeger (the standard OTEL_* variables).
+export_otel() {
+  export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_GRPC_PORT"
+  export OTEL_SERVICE_NAME="$1"
+}

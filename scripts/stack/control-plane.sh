@@ -56,6 +56,7 @@ cmd_start() {
   # The tokens reach the process through its environment, never its argv
   # (visible in ps).
   set -a; . "$TOKENS"; set +a
+  export_otel hydrate-control-plane
   HYDRATE_LISTEN="127.0.0.1:$HYDRATE_PORT" \
   ETCD_ENDPOINTS="http://127.0.0.1:$ETCD_PORT" \
   KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" \

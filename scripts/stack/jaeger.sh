@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Jaeger v2 all-in-one (OTLP in, in-memory storage, query UI), built from its
-# Go module into $HYDRATE_CACHE/bin/jaeger. Not in STACK_COMPONENTS: start it
-# by hand (or from a test) when traces are wanted:
+# Go module into $HYDRATE_CACHE/bin/jaeger. The stack's services send it their
+# traces (scripts/stack/control-plane.sh and service.sh set the OTEL_* variables).
 #
-#   scripts/stack/jaeger.sh install   build jaeger (minutes, once)
+#   scripts/stack/jaeger.sh install   build jaeger (minutes, once; scripts/install-deps does it)
 #   scripts/stack/jaeger.sh start     OTLP gRPC on 127.0.0.1:14317, OTLP HTTP on
 #                                     14318, UI and query API on 127.0.0.1:16686
 #   scripts/stack/jaeger.sh stop|env|wipe
 #
-# Point a Hydrate service at it with the env this prints:
-#   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:14317
+# Traces live in memory: a restart forgets them.
 source "$(dirname "$0")/../lib.sh"
 
 # The go.mod of cmd/jaeger carries replace directives, so `go install
@@ -18,11 +17,6 @@ JAEGER_VERSION=v1.76.0   # Jaeger v2's binary, tagged v1.x for Go modules
 JAEGER_BIN="$HYDRATE_CACHE/bin/jaeger"
 JAEGER_SRC="$HYDRATE_CACHE/src/jaeger-tool"
 JAEGER_STATE="$STATE_DIR/jaeger"
-JAEGER_OTLP_GRPC_PORT=14317
-JAEGER_OTLP_HTTP_PORT=14318
-JAEGER_QUERY_PORT=16686
-JAEGER_QUERY_GRPC_PORT=16685
-JAEGER_HEALTH_PORT=13133
 
 cmd_install() {
   if [[ -x "$JAEGER_BIN" && "$(cat "$JAEGER_BIN.version" 2>/dev/null)" == "$JAEGER_VERSION" ]]; then
@@ -111,8 +105,9 @@ cmd_start() {
 cmd_stop() { stop_pid jaeger; }
 
 cmd_env() {
+  echo "JAEGER_URL=http://127.0.0.1:$JAEGER_QUERY_PORT"
   echo "JAEGER_OTLP_ENDPOINT=http://127.0.0.1:$JAEGER_OTLP_GRPC_PORT"
-  echo "JAEGER_QUERY_URL=http://127.0.0.1:$JAEGER_QUERY_PORT"
+  echo "JAEGER_OTLP_HTTP_ENDPOINT=http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT"
 }
 
 cmd_wipe() {

@@ -4,9 +4,10 @@
 # control-plane.sh must have run first.
 #
 #   install   build the binary (cargo, debug)
-#   start     start it (restarted when its binary changed)
+#   start     start it (restarted when its binary changed), its /metrics
+#             registered with the stack's Prometheus, its traces sent to Jaeger
 #   stop      stop it
-#   env       nothing of its own to publish
+#   env       its metrics URL
 #   wipe      delete its spool directory
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -15,6 +16,11 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$HYDRATE_ROOT/target}"
 SERVICE_BIN="$TARGET_DIR/debug/$BINARY"
 SERVICE_STATE="$STATE_DIR/$SERVICE"
 TOKENS="$STATE_DIR/control-plane/tokens.env"
+case "$SERVICE" in
+  source) METRICS_PORT=$SOURCE_METRICS_PORT ;;
+  sink) METRICS_PORT=$SINK_METRICS_PORT ;;
+  *) die "service.sh: SERVICE must be source or sink" ;;
+esac
 
 cmd_install() {
   need_cmd cargo
@@ -30,6 +36,7 @@ cmd_start() {
   if is_running "$SERVICE"; then
     if [[ "$(cat "$RUN_DIR/$SERVICE.stamp" 2>/dev/null)" == "$(binary_stamp)" ]]; then
       log "$SERVICE already running (pid $(cat "$RUN_DIR/$SERVICE.pid"))"
+      register_prometheus_target "$SERVICE" "$METRICS_PORT"
       return 0
     fi
     log "$SERVICE binary changed: restarting"
@@ -46,6 +53,8 @@ cmd_start() {
     export HYDRATE_WORKER_ID="local-$SERVICE-1"
     export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
     export HYDRATE_SPOOL_DIR="$SERVICE_STATE/spool"
+    export HYDRATE_METRICS_LISTEN="127.0.0.1:$METRICS_PORT"
+    export_otel "hydrate-$SERVICE"
     # shellcheck disable=SC1090
     set -a; . <(bash "$HYDRATE_ROOT/scripts/stack/s3.sh" env); set +a
     start_bg "$SERVICE" "$SERVICE_BIN"
@@ -54,10 +63,15 @@ cmd_start() {
   # A service that cannot start (bad config, no control plane) exits at once.
   sleep 1
   is_running "$SERVICE" || { tail -n 30 "$LOG_DIR/$SERVICE.log" >&2; die "$SERVICE exited at start"; }
+  register_prometheus_target "$SERVICE" "$METRICS_PORT"
 }
 
-cmd_stop() { stop_pid "$SERVICE"; }
-cmd_env() { :; }
+cmd_stop() { stop_pid "$SERVICE"; unregister_prometheus_target "$SERVICE"; }
+cmd_env() {
+  local upper
+  upper=$(tr '[:lower:]' '[:upper:]' <<< "$SERVICE")
+  echo "HYDRATE_${upper}_METRICS_URL=http://127.0.0.1:$METRICS_PORT/metrics"
+}
 cmd_wipe() {
   is_running "$SERVICE" && die "$SERVICE is running; stop it before wiping"
   rm -rf "$SERVICE_STATE"

@@ -22,20 +22,39 @@
 //! "already in the lake".
 //!
 //! **Recovery.** Read the checkpoint; HEAD each pending object: present
-//! means complete, its last offset becomes the watermark of its directory;
-//! absent means not written (yet: it stays pending until `resume` passes
-//! it, so should a dead attempt's upload still land, the name clash of a
-//! new file sends the task through recovery again, which then finds it).
+//! (and written by this connector) means complete, and the last offset *its
+//! own metadata* names becomes the watermark of its directory (not the
+//! checkpoint's entry: a dead attempt's file and the next attempt's file of
+//! a directory start at the same offset, so they share a name, and only
+//! the object says which of them landed); absent means not written (yet: it
+//! stays pending until `resume` passes it or a new file takes its name, so
+//! should a dead attempt's upload still land, the name clash of a new file
+//! sends the task through recovery again, which then finds it). The files
+//! of one directory are uploaded one after another, oldest first, so the
+//! present ones of a directory are a prefix; a present file after an absent
+//! one would mean records skipped, and recovery refuses it.
 //! Seek to `resume` and skip every record at or below its directory's
 //! watermark. New files then start above every
 //! watermark, so their names are new, whatever the (wall-clock) rotation
 //! did before the crash. Without a checkpoint the consumer group's offset
 //! is used (a connector that ran on Kafka Connect).
 //!
+//! **Keys and headers.** With `store.kafka.keys` / `store.kafka.headers` a
+//! file is a group: the value object and its sidecars (keys, headers),
+//! which hold the same records in the same order. The sidecars go up
+//! first, the value object last: it commits the group, and only value
+//! objects count for watermarks. A pending entry lists its sidecars, and
+//! recovery checks that each present value object has them, with the same
+//! last offset and its upload id as their `hydrate-group`. A sidecar is
+//! replaced only while its value object is absent, so a mismatch means a
+//! fenced owner's late value upload landed after its successor rewrote
+//! the sidecars; recovery refuses it and says how to repair.
+//!
 //! **Fencing.** Each checkpoint carries the task and lease epoch of its
 //! writer; a writer reads before it writes and stops when a newer epoch of
 //! the same task has written, and checks its lease with the control plane
-//! before each commit. Object writes are create-only.
+//! before each commit. Value objects are created only if absent; keys and
+//! headers objects replace only the version they saw (see `upload`).
 //!
 //! The directory of a record must be a function of the record (Field,
 //! Default, TimeBased with Record or RecordField time): with the Wallclock
@@ -48,7 +67,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SinkError};
 use crate::s3::{error, status};
-use crate::upload::Uploader;
+use crate::upload::{Heads, Written};
 
 /// What the lake holds of one Kafka partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,8 +101,14 @@ pub struct PendingObject {
     pub key: String,
     /// Its encoded partition.
     pub encoded: String,
+    /// Its first offset (absent in checkpoints of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<i64>,
     /// Its last offset.
     pub end: i64,
+    /// Its keys and headers objects (absent in checkpoints of older versions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<String>,
 }
 
 /// Where a partition resumes, and which records to skip there.
@@ -162,21 +187,87 @@ impl CheckpointStore {
     }
 }
 
-/// Where to resume after `checkpoint`: pending objects that exist advance
-/// the watermarks of their directories.
-pub async fn recover(checkpoint: &Checkpoint, uploader: &Uploader) -> Result<Resume> {
+/// Where to resume after `checkpoint`: pending objects of `connector` that
+/// exist advance the watermarks of their directories to the last offset
+/// their metadata names.
+pub async fn recover<H: Heads>(checkpoint: &Checkpoint, connector: &str, heads: &H) -> Result<Resume> {
     let mut watermarks = checkpoint.watermarks.clone();
     let mut unresolved = Vec::new();
+    // Per directory, oldest first; one entry per key (a dead attempt's
+    // file and its successor share the key, and the object decides).
+    let mut directories: BTreeMap<&str, Vec<&PendingObject>> = BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
     for pending in &checkpoint.pending {
-        if uploader.exists(&pending.key).await? {
-            let mark = watermarks.entry(pending.encoded.clone()).or_insert(pending.end);
-            *mark = (*mark).max(pending.end);
-        } else if pending.end >= checkpoint.resume {
-            unresolved.push(pending.clone());
+        if seen.insert(pending.key.as_str()) {
+            directories.entry(pending.encoded.as_str()).or_default().push(pending);
+        }
+    }
+    for (encoded, mut files) in directories {
+        files.sort_by_key(|f| (f.start.unwrap_or(i64::MIN), f.end));
+        let mut missing: Option<&PendingObject> = None;
+        for pending in files {
+            let found = heads.head(&pending.key).await?.filter(|w| w.is_from(connector));
+            let Some(found) = found else {
+                if pending.end >= checkpoint.resume {
+                    unresolved.push(pending.clone());
+                    missing.get_or_insert(pending);
+                }
+                continue;
+            };
+            let (start, end) = (found.start.unwrap_or_default(), found.end.unwrap_or_default());
+            if pending.start.is_some_and(|expected| expected != start) {
+                return Err(SinkError::Inconsistent(format!(
+                    "object {} holds offsets {start}..={end}, but the checkpoint expects it to start at {}",
+                    pending.key,
+                    pending.start.unwrap_or_default()
+                )));
+            }
+            check_sidecars(pending, &found, heads).await?;
+            if let Some(earlier) = missing {
+                return Err(SinkError::Inconsistent(format!(
+                    "object {} is in the lake but the earlier file {} of directory {encoded} is not; \
+                     resuming would skip its records",
+                    pending.key, earlier.key
+                )));
+            }
+            let mark = watermarks.entry(encoded.to_owned()).or_insert(end);
+            *mark = (*mark).max(end);
         }
     }
     watermarks.retain(|_, mark| *mark >= checkpoint.resume);
     Ok(Resume { offset: Some(checkpoint.resume), watermarks, unresolved })
+}
+
+/// Whether the sidecars of the present value object `pending` (as `value`
+/// describes it) belong to it: same last offset, its upload id as group.
+async fn check_sidecars<H: Heads>(pending: &PendingObject, value: &Written, heads: &H) -> Result<()> {
+    for key in &pending.sidecars {
+        let problem = match heads.head(key).await? {
+            None => "is missing".to_owned(),
+            Some(sidecar)
+                if sidecar.end != value.end
+                    || sidecar.group.is_none()
+                    || sidecar.group != value.upload_id =>
+            {
+                format!(
+                    "belongs to another attempt (group {}, last offset {}; the value object's upload \
+                     id is {}, last offset {})",
+                    sidecar.group.as_deref().unwrap_or("none"),
+                    sidecar.end.map_or("none".into(), |e| e.to_string()),
+                    value.upload_id.as_deref().unwrap_or("none"),
+                    value.end.map_or("none".into(), |e| e.to_string()),
+                )
+            }
+            Some(_) => continue,
+        };
+        return Err(SinkError::Inconsistent(format!(
+            "object {} is in the lake but its sidecar {key} {problem}: a fenced owner's late upload landed \
+             after its successor rewrote the group. Delete {} and restart the task; its records are written \
+             again with their keys and headers",
+            pending.key, pending.key
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -194,7 +285,13 @@ mod tests {
             epoch: 3,
             resume: 100,
             watermarks: BTreeMap::from([("country=Chad".into(), 140)]),
-            pending: vec![PendingObject { key: "k".into(), encoded: "country=Chad".into(), end: 150 }],
+            pending: vec![PendingObject {
+                key: "k".into(),
+                encoded: "country=Chad".into(),
+                start: Some(141),
+                end: 150,
+                sidecars: vec!["k.keys.json".into()],
+            }],
         };
         let text = serde_json::to_string(&cp).unwrap();
         assert_eq!(serde_json::from_str::<Checkpoint>(&text).unwrap(), cp);
@@ -203,5 +300,178 @@ mod tests {
         )
         .unwrap();
         assert!(bare.pending.is_empty() && bare.watermarks.is_empty());
+        // Entries of older versions list no sidecars.
+        let old: PendingObject =
+            serde_json::from_str(r#"{"key":"k","encoded":"e","start":1,"end":2}"#).unwrap();
+        assert!(old.sidecars.is_empty());
+        assert!(!serde_json::to_string(&old).unwrap().contains("sidecars"));
+    }
+
+    /// Objects by key, as HEAD would describe them.
+    struct Lake(BTreeMap<String, Written>);
+
+    impl Heads for Lake {
+        async fn head(&self, key: &str) -> Result<Option<Written>> {
+            Ok(self.0.get(key).cloned())
+        }
+    }
+
+    fn written(connector: &str, start: i64, end: i64) -> Written {
+        Written {
+            start: Some(start),
+            end: Some(end),
+            connector: Some(connector.into()),
+            upload_id: Some("u".into()),
+            group: None,
+            etag: None,
+        }
+    }
+
+    fn pending(key: &str, encoded: &str, start: i64, end: i64) -> PendingObject {
+        PendingObject {
+            key: key.into(),
+            encoded: encoded.into(),
+            start: Some(start),
+            end,
+            sidecars: Vec::new(),
+        }
+    }
+
+    fn checkpoint(resume: i64, pending: Vec<PendingObject>) -> Checkpoint {
+        Checkpoint {
+            version: 1,
+            connector: "s3".into(),
+            topic: "t".into(),
+            partition: 0,
+            task: 0,
+            epoch: 1,
+            resume,
+            watermarks: BTreeMap::new(),
+            pending,
+        }
+    }
+
+    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn the_watermark_comes_from_the_object_not_from_a_stale_entry_with_its_name() {
+        // A dead attempt's file (to 109997) never landed; the next attempt's
+        // file of the same directory took its name and ended at 105397.
+        let cp = checkpoint(
+            100_000,
+            vec![
+                pending("g=3/t+0+100002", "g=3", 100_002, 109_997),
+                pending("g=3/t+0+100002", "g=3", 100_002, 105_397),
+            ],
+        );
+        let lake = Lake(BTreeMap::from([("g=3/t+0+100002".to_owned(), written("s3", 100_002, 105_397))]));
+        let resume = run(recover(&cp, "s3", &lake)).unwrap();
+        assert_eq!(resume.watermarks, BTreeMap::from([("g=3".to_owned(), 105_397)]));
+        assert!(resume.unresolved.is_empty());
+        assert_eq!(resume.offset, Some(100_000));
+    }
+
+    #[test]
+    fn absent_files_stay_pending_and_present_ones_advance_their_directory() {
+        let cp = checkpoint(
+            10,
+            vec![pending("a/1", "a", 10, 20), pending("a/2", "a", 21, 30), pending("b/1", "b", 11, 25)],
+        );
+        let lake = Lake(BTreeMap::from([("a/1".to_owned(), written("s3", 10, 20))]));
+        let resume = run(recover(&cp, "s3", &lake)).unwrap();
+        assert_eq!(resume.watermarks, BTreeMap::from([("a".to_owned(), 20)]));
+        let names: Vec<_> = resume.unresolved.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(names, ["a/2", "b/1"]);
+    }
+
+    #[test]
+    fn a_later_file_present_after_a_missing_one_is_refused_not_skipped_over() {
+        let cp = checkpoint(10, vec![pending("a/2", "a", 21, 30), pending("a/1", "a", 10, 20)]);
+        let lake = Lake(BTreeMap::from([("a/2".to_owned(), written("s3", 21, 30))]));
+        let err = run(recover(&cp, "s3", &lake)).unwrap_err();
+        assert!(matches!(err, SinkError::Inconsistent(_)), "{err}");
+        assert!(err.to_string().contains("a/1") && err.to_string().contains("a/2"), "{err}");
+        assert!(!err.is_retryable());
+    }
+
+    #[test]
+    fn another_connectors_object_under_a_pending_name_does_not_count_as_ours() {
+        let cp = checkpoint(10, vec![pending("a/1", "a", 10, 20)]);
+        let lake = Lake(BTreeMap::from([("a/1".to_owned(), written("other", 10, 99))]));
+        let resume = run(recover(&cp, "s3", &lake)).unwrap();
+        assert!(resume.watermarks.is_empty());
+        assert_eq!(resume.unresolved, vec![pending("a/1", "a", 10, 20)]);
+        // Objects of older versions name no connector: they are ours.
+        let mut old = written("s3", 10, 20);
+        old.connector = None;
+        let lake = Lake(BTreeMap::from([("a/1".to_owned(), old)]));
+        let resume = run(recover(&cp, "s3", &lake)).unwrap();
+        assert_eq!(resume.watermarks, BTreeMap::from([("a".to_owned(), 20)]));
+    }
+
+    #[test]
+    fn an_object_that_does_not_start_where_the_checkpoint_says_is_refused() {
+        let cp = checkpoint(10, vec![pending("a/1", "a", 10, 20)]);
+        let lake = Lake(BTreeMap::from([("a/1".to_owned(), written("s3", 12, 20))]));
+        assert!(matches!(run(recover(&cp, "s3", &lake)), Err(SinkError::Inconsistent(_))));
+    }
+
+    /// A value object `a/1` (offsets 10..=20, upload id `u`) with a keys and a headers object.
+    fn group(keys: Option<Written>, headers: Option<Written>) -> (Checkpoint, Lake) {
+        let entry = PendingObject {
+            sidecars: vec!["a/1.keys".into(), "a/1.headers".into()],
+            ..pending("a/1", "a", 10, 20)
+        };
+        let mut lake = BTreeMap::from([("a/1".to_owned(), written("s3", 10, 20))]);
+        lake.extend(keys.map(|w| ("a/1.keys".to_owned(), w)));
+        lake.extend(headers.map(|w| ("a/1.headers".to_owned(), w)));
+        (checkpoint(10, vec![entry]), Lake(lake))
+    }
+
+    fn sidecar_of(group: &str, end: i64) -> Written {
+        Written { group: Some(group.into()), upload_id: Some(format!("s-{group}")), ..written("s3", 10, end) }
+    }
+
+    #[test]
+    fn a_value_object_with_its_sidecars_is_complete() {
+        let (cp, lake) = group(Some(sidecar_of("u", 20)), Some(sidecar_of("u", 20)));
+        let resume = run(recover(&cp, "s3", &lake)).unwrap();
+        assert_eq!(resume.watermarks, BTreeMap::from([("a".to_owned(), 20)]));
+        assert!(resume.unresolved.is_empty());
+    }
+
+    #[test]
+    fn leftover_sidecars_of_a_missing_value_object_stay_pending() {
+        let (cp, mut lake) = group(Some(sidecar_of("dead", 25)), None);
+        lake.0.remove("a/1");
+        let resume = run(recover(&cp, "s3", &lake)).unwrap();
+        assert!(resume.watermarks.is_empty());
+        assert_eq!(resume.unresolved, cp.pending, "written again, sidecars replaced");
+    }
+
+    #[test]
+    fn a_value_object_without_its_sidecars_or_with_anothers_is_refused_with_the_repair() {
+        let cases = [
+            (None, Some(sidecar_of("u", 20)), "a/1.keys is missing"),
+            (
+                Some(sidecar_of("u", 20)),
+                Some(sidecar_of("v", 20)),
+                "a/1.headers belongs to another attempt (group v",
+            ),
+            // A successor's group that ended elsewhere, and an old object without a group.
+            (Some(sidecar_of("u", 18)), Some(sidecar_of("u", 20)), "last offset 18"),
+            (Some(written("s3", 10, 20)), Some(sidecar_of("u", 20)), "group none"),
+        ];
+        for (keys, headers, expected) in cases {
+            let (cp, lake) = group(keys, headers);
+            let err = run(recover(&cp, "s3", &lake)).unwrap_err();
+            assert!(matches!(err, SinkError::Inconsistent(_)), "{err}");
+            let text = err.to_string();
+            assert!(text.contains(expected), "{text}");
+            assert!(text.contains("Delete a/1 and restart the task"), "{text}");
+            assert!(!err.is_retryable());
+        }
     }
 }

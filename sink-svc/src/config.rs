@@ -1,6 +1,7 @@
 //! The sink service's own settings, by flag or environment (the connector
 //! settings come with each task from the control plane).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use hydrate_common::kafka_props::{self, KafkaPropsError, KafkaSettings};
@@ -40,6 +41,9 @@ pub struct Config {
     /// Most tasks this worker takes; 0 for no limit.
     #[arg(long, env = "HYDRATE_SINK_CAPACITY", default_value_t = 0)]
     pub capacity: u32,
+    /// Serve /metrics, /healthz and /readyz on this address (off when unset).
+    #[arg(long, env = "HYDRATE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log line format: text or json.
     #[arg(long, env = "HYDRATE_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,

@@ -1,12 +1,17 @@
 //! The dead letter queue: records a task could not write, sent as they were
 //! read (key, value, headers) with Kafka Connect's error context headers.
+//! The topic is created when the task starts, as Kafka Connect's
+//! `DeadLetterQueueReporter` does (one partition, the configured
+//! replication factor), so it exists where brokers do not create topics.
 
 use std::time::Duration;
 
 use hydrate_common::connect::DeadLetterQueue;
-use hydrate_kafka::{KafkaClientConfig, KafkaProducer};
+use hydrate_kafka::{KafkaAdmin, KafkaClientConfig, KafkaProducer};
+use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::{Result, SinkError};
 
@@ -30,6 +35,32 @@ pub struct Dlq {
     context_headers: bool,
     connector: String,
     task: u32,
+}
+
+/// Creates the dead letter queue topic of `settings` unless it exists.
+pub async fn ensure_topic(config: &KafkaClientConfig, settings: &DeadLetterQueue) -> Result<()> {
+    let admin: KafkaAdmin =
+        config.create().map_err(|e| SinkError::Kafka(format!("dead letter queue admin client: {e}")))?;
+    let topic =
+        NewTopic::new(&settings.topic, 1, TopicReplication::Fixed(i32::from(settings.replication_factor)));
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics([&topic], &options)
+        .await
+        .map_err(|e| SinkError::Kafka(format!("creating dead letter queue topic {}: {e}", settings.topic)))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => {
+                return Err(SinkError::Config(format!(
+                    "cannot create the dead letter queue topic {name} \
+                     (errors.deadletterqueue.topic.replication.factor={}): {code}",
+                    settings.replication_factor
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Dlq {

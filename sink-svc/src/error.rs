@@ -40,6 +40,10 @@ pub enum SinkError {
     /// recovery looked for it. Recovery, run again, finds it.
     #[error("object exists: {0}")]
     Exists(String),
+    /// The lake and the checkpoint disagree in a way that resuming would
+    /// turn into lost records: the task stops instead of guessing.
+    #[error("the lake and the checkpoint disagree: {0}")]
+    Inconsistent(String),
     /// Another owner holds the task or wrote after us: stop writing at once.
     #[error("fenced: {0}")]
     Fenced(String),
@@ -57,7 +61,11 @@ impl SinkError {
         match self {
             Self::Kafka(_) | Self::Spool(_) | Self::Exists(_) => true,
             Self::S3 { retryable, .. } => *retryable,
-            Self::Config(_) | Self::Record { .. } | Self::Fenced(_) | Self::Cancelled => false,
+            Self::Config(_)
+            | Self::Record { .. }
+            | Self::Inconsistent(_)
+            | Self::Fenced(_)
+            | Self::Cancelled => false,
         }
     }
 }

@@ -18,11 +18,15 @@ pub mod s3;
 pub mod schedule;
 pub mod segment;
 pub mod service;
+pub mod sidecar;
 pub mod spool;
 pub mod task;
+pub mod telemetry;
 pub mod upload;
 
 use std::sync::Arc;
+
+use anyhow::Context as _;
 
 use hydrate_common::worker::WorkerOptions;
 use hydrate_proto::v1;
@@ -35,6 +39,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let worker_id = config.worker_id();
     let kafka = hydrate_kafka::KafkaClients::new(config.kafka_settings()?).await?;
     let spool_root = config.spool_dir(&worker_id)?;
+    // The metrics listener first, so a scrape sees the worker while it
+    // registers (not ready until it holds a lease).
+    hydrate_common::metrics::set_build_info("sink");
+    let _ = (hydrate_common::metrics::sink(), hydrate_common::metrics::worker());
+    let metrics = match config.metrics_listen {
+        Some(addr) => Some(
+            hydrate_common::telemetry::serve_metrics(addr, shutdown.clone())
+                .await
+                .with_context(|| format!("--metrics-listen {addr}"))?,
+        ),
+        None => None,
+    };
     tracing::info!(
         worker = %worker_id,
         control_plane = ?config.control_plane,
@@ -49,7 +65,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         worker_id,
         kind: v1::ConnectorType::Sink,
         capacity: config.capacity,
-        address: String::new(),
+        address: metrics.as_ref().map(|m| m.local_addr().to_string()).unwrap_or_default(),
     };
     let shared = service::Shared {
         kafka,
@@ -58,7 +74,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         upload_permits: Arc::new(tokio::sync::Semaphore::new(config.upload_concurrency.max(1))),
         open_writer: Arc::new(format::open_writer),
     };
-    service::run(options, shared, shutdown).await;
+    service::run(options, shared, metrics.as_ref().map(|m| m.readiness()), shutdown).await;
+    if let Some(metrics) = metrics {
+        metrics.stopped().await;
+    }
     Ok(())
 }
 

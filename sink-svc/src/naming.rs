@@ -29,12 +29,25 @@ impl Naming {
     /// The key of the object of `topic`'s Kafka `partition` under directory
     /// `encoded` whose first record has offset `start`.
     pub fn object_key(&self, topic: &str, encoded: &str, partition: i32, start: i64) -> String {
+        self.key(topic, encoded, partition, start, &self.extension)
+    }
+
+    /// The key of the keys or headers object beside that object: the same
+    /// name with `suffix` (`.keys.json`, ...) for the value's extension.
+    pub fn sidecar_key(
+        &self,
+        topic: &str,
+        encoded: &str,
+        partition: i32,
+        start: i64,
+        suffix: &str,
+    ) -> String {
+        self.key(topic, encoded, partition, start, suffix)
+    }
+
+    fn key(&self, topic: &str, encoded: &str, partition: i32, start: i64, ext: &str) -> String {
         let (d, f) = (&self.directory_delim, &self.file_delim);
-        let name = format!(
-            "{topic}{f}{partition}{f}{start:0width$}{ext}",
-            width = self.pad_width,
-            ext = self.extension
-        );
+        let name = format!("{topic}{f}{partition}{f}{start:0width$}{ext}", width = self.pad_width);
         let dir = format!("{topic}{d}{encoded}");
         if self.topics_dir.is_empty() {
             format!("{dir}{d}{name}")
@@ -80,6 +93,16 @@ mod tests {
         assert_eq!(
             naming("", "/", 3).object_key("a", "partition=1", 1, 12345),
             "a/partition=1/a+1+12345.json"
+        );
+        assert_eq!(
+            n.sidecar_key("pagila.public.address", "partition=0", 0, 600, ".keys.json"),
+            "topics/pagila.public.address/partition=0/pagila.public.address+0+0000000600.keys.json"
+        );
+        let parquet = Naming { extension: ".snappy.parquet".into(), ..n.clone() };
+        assert_eq!(parquet.object_key("t", "g=1", 2, 7), "topics/t/g=1/t+2+0000000007.snappy.parquet");
+        assert_eq!(
+            parquet.sidecar_key("t", "g=1", 2, 7, ".headers.json.gz"),
+            "topics/t/g=1/t+2+0000000007.headers.json.gz"
         );
         assert_eq!(
             n.checkpoint_key("s3", "pagila.public.city", 0),

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hydrate_common::connect::{ErrorHandling, ErrorTolerance, NullValueBehavior};
+use hydrate_common::metrics::Stage;
 use hydrate_common::record::transform::TransformChain;
 use hydrate_common::record::{Header, Record};
 use hydrate_kafka::KafkaConsumer;
 use rdkafka::message::{Headers, Message};
+use tracing::Span;
 
 use crate::converter::Converter;
 use crate::dlq::{Dlq, Failure};
@@ -18,6 +20,7 @@ use crate::error::{Result, SinkError};
 use crate::memory::TaskMemory;
 use crate::partition::Partitioner;
 use crate::segment::{Appended, FileFactory, PartitionWriter};
+use crate::telemetry::{self, PipelineTelemetry, Received};
 
 /// Most records handled in one step between commits.
 const MAX_BATCH: usize = 5_000;
@@ -61,6 +64,8 @@ pub struct Pipeline {
     pub memory: TaskMemory,
     /// Whether the partitioner's record time is needed (`rotate.interval.ms`).
     pub needs_record_time: bool,
+    /// The task's metrics.
+    pub telemetry: PipelineTelemetry,
 }
 
 fn now_ms() -> i64 {
@@ -74,6 +79,9 @@ impl Pipeline {
         let deadline = Instant::now() + wait;
         let mut stats = StepStats::default();
         let consumer = self.consumer.clone();
+        // `sink.consume` and `sink.encode`, once a record came.
+        let mut spans: Option<(Span, Span)> = None;
+        let mut received = Received::default();
         while (stats.read as usize) < MAX_BATCH {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -83,6 +91,7 @@ impl Pipeline {
                 None if stats.read > 0 => break,
                 None => {}
                 Some(Err(err)) => {
+                    self.telemetry.metrics.error(Stage::Consume);
                     tracing::warn!(error = %err, "kafka consumer error");
                     if matches!(err, rdkafka::error::KafkaError::MessageConsumptionFatal(_)) {
                         return Err(SinkError::Kafka(err.to_string()));
@@ -90,14 +99,23 @@ impl Pipeline {
                 }
                 Some(Ok(message)) => {
                     stats.read += 1;
-                    self.handle(&message, &mut stats)?;
+                    received.add(&message);
+                    let (_, encode) = spans.get_or_insert_with(|| telemetry::consume_spans(&message));
+                    let encode = encode.clone();
+                    encode.in_scope(|| self.handle(&message, &mut stats))?;
                 }
             }
         }
+        received.report(&self.telemetry.metrics);
+        let _encoding = spans.as_ref().map(|(consume, encode)| {
+            consume.record("records", stats.read);
+            encode.enter()
+        });
         let now = now_ms();
         for writer in self.writers.values_mut() {
             writer.tick(now)?;
         }
+        self.telemetry.set_gauges(&self.consumer, &self.writers);
         Ok(stats)
     }
 
@@ -215,6 +233,7 @@ impl Pipeline {
             });
         }
         stats.failed += 1;
+        self.telemetry.metrics.error(telemetry::record_stage(failure.stage));
         if self.errors.log_enable {
             tracing::warn!(
                 topic = message.topic(),

@@ -11,14 +11,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use hydrate_common::connect::SchemaCompatibility;
-use hydrate_common::record::{Record, Schema};
+use hydrate_common::record::{Record, Schema, SchemaAndValue, project};
 
 use crate::checkpoint::Resume;
 use crate::error::{Result, SinkError};
 use crate::format::{FormatError, FormatOptions, RecordWriter};
 use crate::naming::Naming;
 use crate::schedule::Schedule;
+use crate::sidecar::{ClosedSidecar, OpenSidecars, Sidecar};
 use crate::spool::{self, Spool, SpoolOut};
+use crate::telemetry::FileTrace;
 
 /// Opens a format writer over a spool file (the format module's
 /// `open_writer`; tests put their own in).
@@ -41,8 +43,10 @@ pub struct Rotation {
     pub interval_ms: Option<i64>,
     /// `rotate.schedule.interval.ms` in `timezone`.
     pub schedule: Option<Schedule>,
-    /// `schema.compatibility`. Every mode rolls the file on a schema change;
-    /// records are not projected onto older schemas.
+    /// `schema.compatibility`: NONE rolls the segment on any schema change;
+    /// BACKWARD and FULL roll on a higher schema version and project records
+    /// of lower versions onto the open file's schema, FORWARD the other way
+    /// round, as Confluent's `StorageSchemaCompatibility`.
     pub compatibility: SchemaCompatibility,
 }
 
@@ -57,6 +61,8 @@ pub struct FileFactory {
     pub spool: Spool,
     /// The writer constructor.
     pub open: WriterFactory,
+    /// Keys and headers objects written beside each value object.
+    pub sidecars: Vec<Sidecar>,
 }
 
 struct OpenFile {
@@ -69,6 +75,21 @@ struct OpenFile {
     writer: Box<dyn RecordWriter>,
     schema: Option<Schema>,
     buffered: usize,
+    trace: FileTrace,
+    sidecars: OpenSidecars,
+}
+
+impl OpenFile {
+    /// Bytes the value writer and its sidecars hold in memory.
+    fn measure(&self) -> usize {
+        self.writer.buffered_bytes() + self.sidecars.buffered()
+    }
+
+    fn discard(self) {
+        drop(self.writer);
+        spool::remove(&self.path);
+        self.sidecars.discard();
+    }
 }
 
 /// A finished file waiting for its upload.
@@ -86,6 +107,21 @@ pub struct ClosedFile {
     pub records: u64,
     /// The spool file.
     pub path: PathBuf,
+    /// The source batches its records came from.
+    pub trace: FileTrace,
+    /// Its keys and headers objects, uploaded before it.
+    pub sidecars: Vec<ClosedSidecar>,
+}
+
+/// How a record's schema fits its open file.
+#[derive(Debug, PartialEq)]
+enum SchemaFit {
+    /// The same schema (or no open file).
+    Same,
+    /// The segment rolls; the record opens a file with its schema.
+    Change,
+    /// The record is projected onto the open file's schema.
+    Project(Schema),
 }
 
 /// What became of a record.
@@ -165,24 +201,63 @@ impl PartitionWriter {
         if self.watermarks.get(encoded).is_some_and(|mark| offset <= *mark) {
             return Ok(Appended::Skipped);
         }
-        if self.segment_records > 0 && self.should_rotate(encoded, record, record_time, now_ms) {
+        if let Some(reason) = crate::sidecar::refusal(&files.sidecars, record) {
+            return Ok(Appended::Rejected(reason));
+        }
+        let fit = match self.schema_fit(encoded, record) {
+            Ok(fit) => fit,
+            Err(reason) => return Ok(Appended::Rejected(reason)),
+        };
+        let projected;
+        let record = match fit {
+            SchemaFit::Project(ref schema) => {
+                let (Some(from), value) = (&record.value.schema, &record.value.value) else {
+                    return Ok(Appended::Rejected("a schemaless record cannot be projected".into()));
+                };
+                match project(from, value, schema) {
+                    Ok(value) => {
+                        let mut copy = record.clone();
+                        copy.value = SchemaAndValue::new(schema.clone(), value);
+                        projected = copy;
+                        &projected
+                    }
+                    Err(reason) => {
+                        return Ok(Appended::Rejected(format!(
+                            "schema.compatibility={}: the record does not project onto the open file's schema: {reason}",
+                            self.rotation.compatibility.name()
+                        )));
+                    }
+                }
+            }
+            SchemaFit::Same | SchemaFit::Change => record,
+        };
+        if self.segment_records > 0 && (fit == SchemaFit::Change || self.should_rotate(record_time, now_ms)) {
             self.close_segment(now_ms)?;
         }
         if !self.files.contains_key(encoded) {
-            let file = self.open_file(files, encoded, record, offset)?;
+            let file = match self.open_file(files, encoded, record, offset)? {
+                Ok(file) => file,
+                Err(reason) => return Ok(Appended::Rejected(reason)),
+            };
             self.files.insert(encoded.to_owned(), file);
         }
         let Some(file) = self.files.get_mut(encoded) else {
             return Err(SinkError::Config("open file vanished".into()));
         };
-        match file.writer.append(record) {
-            Ok(()) => {}
+        // The sidecars take the record before the value does, so a refusal
+        // leaves all of the group's objects as they were.
+        let views = file.sidecars.views(record)?;
+        let appended = match views {
+            Ok(views) => file.writer.append(record).map(|()| views),
+            Err(reason) => Err(FormatError::Record(reason)),
+        };
+        match appended {
+            Ok(views) => file.sidecars.append(views)?,
             Err(FormatError::Record(reason)) => {
                 if file.records == 0
                     && let Some(empty) = self.files.remove(encoded)
                 {
-                    drop(empty.writer);
-                    spool::remove(&empty.path);
+                    empty.discard();
                 }
                 return Ok(Appended::Rejected(reason));
             }
@@ -196,7 +271,8 @@ impl PartitionWriter {
         }
         file.end = offset;
         file.records += 1;
-        let now_buffered = file.writer.buffered_bytes();
+        file.trace.add(record);
+        let now_buffered = file.measure();
         self.buffered = self.buffered.saturating_sub(file.buffered) + now_buffered;
         file.buffered = now_buffered;
         self.segment_records += 1;
@@ -210,31 +286,84 @@ impl PartitionWriter {
         Ok(Appended::Written)
     }
 
-    fn should_rotate(&self, encoded: &str, record: &Record, record_time: Option<i64>, now_ms: i64) -> bool {
+    fn should_rotate(&self, record_time: Option<i64>, now_ms: i64) -> bool {
         let scheduled = self.next_rotation.is_some_and(|at| now_ms >= at);
         let periodic = match (self.rotation.interval_ms, record_time, self.base_time) {
             (Some(interval), Some(time), Some(base)) => time - base >= interval,
             _ => false,
         };
-        let schema_changed = self.files.get(encoded).is_some_and(|f| f.schema != record.value.schema);
-        scheduled || periodic || schema_changed
+        scheduled || periodic
     }
 
+    /// How `record`'s value schema relates to its open file's, per
+    /// `schema.compatibility`; `Err` names why the record cannot be written.
+    fn schema_fit(&self, encoded: &str, record: &Record) -> Result<SchemaFit, String> {
+        let Some(file) = self.files.get(encoded) else { return Ok(SchemaFit::Same) };
+        let (current, incoming) = (&file.schema, &record.value.schema);
+        if current == incoming {
+            return Ok(SchemaFit::Same);
+        }
+        let mode = self.rotation.compatibility;
+        let (Some(current), Some(incoming)) = (current, incoming) else {
+            // Schemaless after schemaful or the other way round.
+            return Ok(SchemaFit::Change);
+        };
+        let versions = match (incoming.version(), current.version()) {
+            _ if mode == SchemaCompatibility::None => return Ok(SchemaFit::Change),
+            (Some(new), Some(open)) => (new, open),
+            _ => {
+                return Err(format!(
+                    "schema.compatibility={} needs schema versions, and the record's value schema or the open \
+                     file's has none (JsonConverter schemas carry \"version\" only when the producer sets it); \
+                     use NONE to roll files on any schema change",
+                    mode.name()
+                ));
+            }
+        };
+        let change = match mode {
+            SchemaCompatibility::Forward => versions.0 < versions.1,
+            _ => versions.0 > versions.1,
+        };
+        Ok(if change { SchemaFit::Change } else { SchemaFit::Project(current.clone()) })
+    }
+
+    /// The value file of directory `encoded` and its sidecars; `Ok(Err)`:
+    /// a sidecar cannot take `record` (nothing is opened).
     fn open_file(
         &mut self,
         files: &FileFactory,
         encoded: &str,
         record: &Record,
         offset: i64,
-    ) -> Result<OpenFile> {
-        let (path, out): (PathBuf, SpoolOut) = files.spool.create()?;
+    ) -> Result<Result<OpenFile, String>> {
+        let sidecar_key =
+            |suffix: &str| files.naming.sidecar_key(&self.topic, encoded, self.partition, offset, suffix);
+        let sidecars = match OpenSidecars::open(files, sidecar_key, record)? {
+            Ok(sidecars) => sidecars,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let (path, out): (PathBuf, SpoolOut) = match files.spool.create() {
+            Ok(created) => created,
+            Err(err) => {
+                sidecars.discard();
+                return Err(SinkError::Spool(err));
+            }
+        };
         let written = out.counter();
         let schema = record.value.schema.clone();
-        let writer = (files.open)(&files.options, schema.as_ref(), Box::new(out)).map_err(|e| match e {
-            FormatError::Io(err) => SinkError::Spool(err),
-            other => SinkError::Config(format!("cannot open a {} writer: {other}", files.naming_ext())),
-        })?;
-        Ok(OpenFile {
+        let writer = match (files.open)(&files.options, schema.as_ref(), Box::new(out)) {
+            Ok(writer) => writer,
+            Err(err) => {
+                sidecars.discard();
+                return Err(match err {
+                    FormatError::Io(err) => SinkError::Spool(err),
+                    other => {
+                        SinkError::Config(format!("cannot open a {} writer: {other}", files.naming_ext()))
+                    }
+                });
+            }
+        };
+        Ok(Ok(OpenFile {
             key: files.naming.object_key(&self.topic, encoded, self.partition, offset),
             start: offset,
             end: offset,
@@ -244,7 +373,9 @@ impl PartitionWriter {
             writer,
             schema,
             buffered: 0,
-        })
+            trace: FileTrace::default(),
+            sidecars,
+        }))
     }
 
     /// Commits the open segment if the schedule says so (called also when
@@ -277,6 +408,8 @@ impl PartitionWriter {
                 end: file.end,
                 records: file.records,
                 path: file.path,
+                trace: file.trace,
+                sidecars: file.sidecars.finish()?,
             });
         }
         self.segment_records = 0;
@@ -307,6 +440,19 @@ impl PartitionWriter {
         self.buffered
     }
 
+    /// Objects being written or waiting for their upload.
+    pub fn open_files(&self) -> usize {
+        self.files.len() + self.closed.len()
+    }
+
+    /// Bytes of the objects not uploaded yet: in memory, and in the spool
+    /// for the open ones.
+    pub fn pending_bytes(&self) -> u64 {
+        let spooled: u64 =
+            self.files.values().map(|f| f.written.load(std::sync::atomic::Ordering::Relaxed)).sum();
+        self.buffered as u64 + spooled
+    }
+
     /// Flushes the writers holding the most until at most `target` bytes
     /// stay buffered; returns the bytes still buffered.
     pub fn flush_largest(&mut self, target: usize) -> Result<usize> {
@@ -319,7 +465,8 @@ impl PartitionWriter {
             }
             if let Some(file) = self.files.get_mut(&encoded) {
                 file.writer.flush().map_err(|e| SinkError::Spool(std::io::Error::other(e.to_string())))?;
-                let now = file.writer.buffered_bytes();
+                file.sidecars.flush()?;
+                let now = file.measure();
                 self.buffered = self.buffered.saturating_sub(file.buffered) + now;
                 file.buffered = now;
             }
@@ -331,11 +478,13 @@ impl PartitionWriter {
     /// records are read again from the checkpoint).
     pub fn abandon(&mut self) {
         for (_, file) in std::mem::take(&mut self.files) {
-            drop(file.writer);
-            spool::remove(&file.path);
+            file.discard();
         }
         for file in std::mem::take(&mut self.closed) {
             spool::remove(&file.path);
+            for sidecar in &file.sidecars {
+                spool::remove(&sidecar.path);
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hydrate_common::telemetry::Readiness;
 use hydrate_common::worker::{LeaseSession, WorkerError, WorkerOptions};
 use hydrate_kafka::KafkaClients;
 use hydrate_proto::v1;
@@ -78,8 +79,19 @@ struct Running {
     handle: Option<JoinHandle<()>>,
 }
 
-/// Runs the worker until `shutdown` fires.
-pub async fn run(options: WorkerOptions, shared: Shared, shutdown: CancellationToken) {
+/// Runs the worker until `shutdown` fires; `readiness` (the `/readyz`
+/// answer) is true while it holds a lease.
+pub async fn run(
+    options: WorkerOptions,
+    shared: Shared,
+    readiness: Option<Readiness>,
+    shutdown: CancellationToken,
+) {
+    let set_ready = |ready: bool| {
+        if let Some(readiness) = &readiness {
+            readiness.set_ready(ready);
+        }
+    };
     while !shutdown.is_cancelled() {
         let session = match LeaseSession::start(&options, &shutdown).await {
             Ok(session) => Arc::new(session),
@@ -91,7 +103,9 @@ pub async fn run(options: WorkerOptions, shared: Shared, shutdown: CancellationT
                 }
             }
         };
+        set_ready(true);
         supervise(&session, &shared).await;
+        set_ready(false);
         if shutdown.is_cancelled() {
             match Arc::try_unwrap(session) {
                 Ok(session) => session.close().await,
@@ -204,14 +218,16 @@ fn spawn_task(
         upload_permits: shared.upload_permits.clone(),
         lease: session.clone(),
         open_writer: shared.open_writer.clone(),
+        metrics: hydrate_common::metrics::sink().task(&key.0, key.1),
     };
+    let metrics = ctx.metrics.clone();
     let (board, key) = (board.clone(), key.clone());
     let (task_id, epoch) = (assignment.task.clone().unwrap_or_default(), assignment.epoch);
     let span = tracing::info_span!("sink_task", connector = %key.0, task = key.1, epoch);
     tracing::info!(parent: &span, partitions = ?assignment.resources, "starting task");
     tokio::spawn(
         async move {
-            match task::run(ctx, cancel).await {
+            match task::run(ctx, cancel.clone()).await {
                 Ok(()) => tracing::info!("task stopped"),
                 Err(SinkError::Fenced(reason)) => {
                     tracing::warn!(reason = %reason, "task fenced; stopped writing")
@@ -227,8 +243,11 @@ fn spawn_task(
                             trace: err.to_string(),
                         }),
                     );
+                    // A failed task's series (its errors) stay until it is stopped.
+                    cancel.cancelled().await;
                 }
             }
+            metrics.remove();
         }
         .instrument(span),
     )

@@ -28,6 +28,7 @@ use crate::partition;
 use crate::pipeline::Pipeline;
 use crate::schedule::Schedule;
 use crate::segment::{FileFactory, PartitionWriter, Rotation, WriterFactory};
+use crate::sidecar::Sidecar;
 use crate::spool::Spool;
 use crate::upload::Uploader;
 
@@ -61,6 +62,8 @@ pub struct TaskContext {
     pub lease: Arc<LeaseSession>,
     /// How format writers are opened.
     pub open_writer: WriterFactory,
+    /// The task's metrics.
+    pub metrics: hydrate_common::metrics::SinkTaskMetrics,
 }
 
 /// The sink config of a task config: references resolved, then validated.
@@ -92,6 +95,9 @@ pub async fn run(ctx: TaskContext, cancel: CancellationToken) -> Result<()> {
     let mut attempt = 0;
     loop {
         let result = run_once(&ctx, &spec, sink, &s3, &cancel).await;
+        if let Some(stage) = result.as_ref().err().and_then(crate::telemetry::error_stage) {
+            ctx.metrics.error(stage);
+        }
         match result {
             Ok(()) | Err(SinkError::Cancelled) => return Ok(()),
             Err(err) if err.is_retryable() && attempt + 1 < MAX_ATTEMPTS => {
@@ -112,11 +118,12 @@ pub async fn run(ctx: TaskContext, cancel: CancellationToken) -> Result<()> {
 /// message, rather than being silently ignored.
 fn refuse_unsupported(sink: &S3SinkConfig) -> Result<()> {
     let refused = |key: &str, why: &str| Err(SinkError::Config(format!("{key}: {why}")));
-    if sink.store_keys.is_some() {
-        return refused("store.kafka.keys", "writing key files is not supported yet; set it to false");
-    }
-    if sink.store_headers.is_some() {
-        return refused("store.kafka.headers", "writing header files is not supported yet; set it to false");
+    if matches!(sink.null_values, hydrate_common::connect::NullValueBehavior::Write { .. }) {
+        return refused(
+            "behavior.on.null.values",
+            "write (tombstones as key-only objects under tombstone.encoded.partition) is not supported yet; \
+             use ignore or fail",
+        );
     }
     if matches!(sink.encryption, hydrate_common::connect::Encryption::CustomerKey(_)) {
         return refused(
@@ -166,7 +173,9 @@ async fn run_once(
         },
         row_group_rows: (sink.flush_size as usize).clamp(1, 65_536),
     };
-    let files = FileFactory { naming: naming.clone(), options, spool, open: ctx.open_writer.clone() };
+    let sidecars = Sidecar::configured(sink, &options);
+    let files =
+        FileFactory { naming: naming.clone(), options, spool, open: ctx.open_writer.clone(), sidecars };
     let rotation = Rotation {
         flush_size: u64::from(sink.flush_size.max(1)),
         interval_ms: sink.rotate_interval.map(|d| d.as_millis() as i64),
@@ -183,7 +192,8 @@ async fn run_once(
     let client_id = format!("hydrate-sink-{}-{}", ctx.connector, ctx.task);
     let consumer = consumer::create(&consumer::consumer_config(&ctx.kafka, &group, &client_id))?;
     let store = CheckpointStore::new(s3.clone(), &sink.bucket);
-    let uploader = Uploader::new(s3.clone(), sink, ctx.upload_permits.clone());
+    let uploader = Uploader::new(s3.clone(), sink, &ctx.connector, ctx.upload_permits.clone())
+        .with_metrics(ctx.metrics.clone());
 
     // Recovery: the lake first, then the consumer group.
     let mut resumes: BTreeMap<(String, i32), Resume> = BTreeMap::new();
@@ -192,7 +202,7 @@ async fn run_once(
         let key = naming.checkpoint_key(&ctx.connector, topic, *partition);
         match store.read(&key).await? {
             Some(found) => {
-                let resume = checkpoint::recover(&found, &uploader).await?;
+                let resume = checkpoint::recover(&found, &ctx.connector, &uploader).await?;
                 let mut claimed = found.clone();
                 (claimed.task, claimed.epoch) = (owner.task, owner.epoch);
                 claimed.pending = resume.unresolved.clone();
@@ -241,7 +251,9 @@ async fn run_once(
     tracing::info!(partitions = ?starts, "consuming");
     let dlq = match &spec.errors.dead_letter_queue {
         Some(settings) => {
-            Some(Dlq::new(&consumer::producer_config(&ctx.kafka), settings, &ctx.connector, ctx.task)?)
+            let config = consumer::producer_config(&ctx.kafka);
+            crate::dlq::ensure_topic(&config, settings).await?;
+            Some(Dlq::new(&config, settings, &ctx.connector, ctx.task)?)
         }
         None => None,
     };
@@ -258,6 +270,7 @@ async fn run_once(
         dlq,
         memory: ctx.budget.join(),
         needs_record_time: sink.rotate_interval.is_some(),
+        telemetry: crate::telemetry::PipelineTelemetry::new(ctx.metrics.clone()),
     };
     let (pipeline, result) = consume(ctx, pipeline, &owner, &naming, &store, &uploader, cancel).await;
     // Whatever was not committed is read again from the checkpoints.
@@ -354,5 +367,48 @@ async fn check_lease(ctx: &TaskContext) -> Result<()> {
             tracing::warn!(error = %err, "cannot confirm the assignment; relying on the lease");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink(extra: &[(&str, &str)]) -> S3SinkConfig {
+        let mut config: BTreeMap<String, String> = [
+            ("connector.class", "io.confluent.connect.s3.S3SinkConnector"),
+            ("topics", "t"),
+            ("s3.bucket.name", "b"),
+            ("flush.size", "3"),
+            ("format.class", "io.confluent.connect.s3.format.json.JsonFormat"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        config.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        match sink_config(&config).unwrap().connector {
+            ConnectorConfig::S3Sink(sink) => sink,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keys_and_headers_are_taken_and_sse_c_and_tombstone_writing_are_refused() {
+        let sidecars = sink(&[
+            ("store.kafka.keys", "true"),
+            ("keys.format.class", "io.confluent.connect.s3.format.json.JsonFormat"),
+            ("store.kafka.headers", "true"),
+            ("headers.format.class", "io.confluent.connect.s3.format.parquet.ParquetFormat"),
+        ]);
+        refuse_unsupported(&sidecars).unwrap();
+        let sse_c = refuse_unsupported(&sink(&[("s3.sse.customer.key", "c2VjcmV0")])).unwrap_err();
+        assert!(sse_c.to_string().contains("s3.sse.customer.key"), "{sse_c}");
+        let tombstones = sink(&[
+            ("behavior.on.null.values", "write"),
+            ("store.kafka.keys", "true"),
+            ("keys.format.class", "io.confluent.connect.s3.format.json.JsonFormat"),
+        ]);
+        let err = refuse_unsupported(&tombstones).unwrap_err();
+        assert!(err.to_string().contains("behavior.on.null.values"), "{err}");
     }
 }

@@ -7,6 +7,16 @@
 //! twice by a correct run (see `checkpoint`), so a refusal means another
 //! writer got there first, unless it was our own earlier attempt whose
 //! answer was lost, which the upload id in the object's metadata tells.
+//! An object another connector wrote (its metadata names that connector,
+//! or it has none of ours: Kafka Connect, a person) is overwritten with a
+//! warning, as Kafka Connect overwrites: two connectors writing one
+//! directory is a configuration conflict, not a crash to recover from.
+//!
+//! Keys and headers objects (sidecars) may be replaced: one whose value
+//! object is absent is the leftover of an incomplete group. They are
+//! created if absent, else written over exactly the object seen (`If-Match`
+//! on its ETag), so a late write of a fenced owner cannot replace the
+//! sidecars its successor wrote.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +37,13 @@ pub const META_END: &str = "hydrate-end-offset";
 pub const META_RECORDS: &str = "hydrate-records";
 /// Object metadata key of the attempt that wrote it.
 pub const META_UPLOAD_ID: &str = "hydrate-upload-id";
+/// Object metadata key of the connector that wrote it.
+pub const META_CONNECTOR: &str = "hydrate-connector";
+/// Object metadata key of a sidecar's group: its value object's upload id.
+pub const META_GROUP: &str = "hydrate-group";
+
+/// Writes of a sidecar before giving up when its object keeps changing.
+const SIDECAR_WRITES: usize = 3;
 
 /// What an object holds, written into its user metadata.
 #[derive(Debug, Clone, Copy)]
@@ -39,15 +56,72 @@ pub struct ObjectMeta {
     pub records: u64,
 }
 
+/// What the metadata of an existing object says about its writer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Written {
+    /// First Kafka offset, if written by Hydrate.
+    pub start: Option<i64>,
+    /// Last Kafka offset, if written by Hydrate.
+    pub end: Option<i64>,
+    /// The connector that wrote it (objects of older Hydrate versions have none).
+    pub connector: Option<String>,
+    /// The upload attempt that wrote it.
+    pub upload_id: Option<String>,
+    /// A sidecar's group (its value object's upload id).
+    pub group: Option<String>,
+    /// The ETag, to replace exactly this version.
+    pub etag: Option<String>,
+}
+
+/// What a write expects at its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Condition {
+    /// Nothing (`If-None-Match: *`).
+    Absent,
+    /// This version (`If-Match: <ETag>`).
+    Version(String),
+    /// Anything.
+    Any,
+}
+
+impl Condition {
+    fn if_none_match(&self) -> Option<String> {
+        (*self == Condition::Absent).then(|| "*".to_owned())
+    }
+
+    fn if_match(&self) -> Option<String> {
+        match self {
+            Condition::Version(etag) => Some(etag.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl Written {
+    /// Whether `connector` wrote this object: it carries Hydrate's offsets
+    /// and names no other connector.
+    pub fn is_from(&self, connector: &str) -> bool {
+        self.start.is_some() && self.end.is_some() && self.connector.as_deref().is_none_or(|c| c == connector)
+    }
+}
+
+/// Reads what an object's metadata says (recovery needs only this of S3).
+pub trait Heads {
+    /// The object at `key`, if present.
+    fn head(&self, key: &str) -> impl std::future::Future<Output = Result<Option<Written>>> + Send;
+}
+
 /// Uploads objects into one bucket.
 #[derive(Clone)]
 pub struct Uploader {
     client: aws_sdk_s3::Client,
     bucket: String,
+    connector: String,
     part_size: u64,
     encryption: Encryption,
     acl: Option<ObjectCannedAcl>,
     permits: Arc<Semaphore>,
+    pub(crate) metrics: Option<hydrate_common::metrics::SinkTaskMetrics>,
 }
 
 impl Uploader {
@@ -55,41 +129,123 @@ impl Uploader {
     pub fn new(
         client: aws_sdk_s3::Client,
         config: &hydrate_common::connect::S3SinkConfig,
+        connector: &str,
         permits: Arc<Semaphore>,
     ) -> Uploader {
         Uploader {
             client,
             bucket: config.bucket.clone(),
+            connector: connector.to_owned(),
             part_size: u64::from(config.part_size).max(5 << 20),
             encryption: config.encryption.clone(),
             acl: config.acl_canned.as_deref().filter(|a| !a.is_empty()).map(ObjectCannedAcl::from),
             permits,
+            metrics: None,
         }
     }
 
-    /// Uploads the file at `path` as `key`.
-    pub async fn upload(&self, key: &str, path: &Path, meta: ObjectMeta) -> Result<()> {
+    /// Uploads the file at `path` as the value object `key`, create-only;
+    /// `upload_id` names this attempt (and its sidecars' group).
+    pub async fn upload(&self, key: &str, path: &Path, meta: ObjectMeta, upload_id: &str) -> Result<()> {
+        let _permit =
+            self.permits.acquire().await.map_err(|_| SinkError::Config("upload limiter closed".into()))?;
+        let started = std::time::Instant::now();
+        let size = tokio::fs::metadata(path).await?.len();
+        let metadata = || self.metadata(meta, upload_id, None);
+        let result = match self.write(key, path, size, metadata(), &Condition::Absent).await {
+            Err(SinkError::Exists(reason)) => match self.head(key).await? {
+                // Ours: an earlier try of this upload landed and only its
+                // answer was lost.
+                Some(found) if found.upload_id.as_deref() == Some(upload_id) => Ok(()),
+                // Another connector's (or not Hydrate's): last writer wins.
+                Some(found) if !found.is_from(&self.connector) => {
+                    tracing::warn!(
+                        key,
+                        connector = %self.connector,
+                        other = found.connector.as_deref().unwrap_or("not written by Hydrate"),
+                        "overwriting an object another connector wrote; two connectors write one directory"
+                    );
+                    self.write(key, path, size, metadata(), &Condition::Any).await
+                }
+                // Another attempt of this connector: recovery decides.
+                _ => Err(SinkError::Exists(reason)),
+            },
+            other => other,
+        };
+        result
+            .inspect(|()| tracing::debug!(key, bytes = size, records = meta.records, "object uploaded"))
+            .inspect(|()| self.observe_upload(meta.records, size, started))
+    }
+
+    /// Uploads the keys or headers object `key` of the group whose value
+    /// object is uploaded (after it) with upload id `group`.
+    pub async fn upload_sidecar(&self, key: &str, path: &Path, meta: ObjectMeta, group: &str) -> Result<()> {
         let _permit =
             self.permits.acquire().await.map_err(|_| SinkError::Config("upload limiter closed".into()))?;
         let size = tokio::fs::metadata(path).await?.len();
         let upload_id = uuid::Uuid::new_v4().to_string();
-        let result = if size <= self.part_size {
-            self.put(key, path, size, meta, &upload_id).await
-        } else {
-            self.multipart(key, path, size, meta, &upload_id).await
-        };
-        match result {
-            Err(SinkError::Exists(reason)) => {
-                // Refused as existing: ours, if an earlier attempt of this
-                // upload landed and only its answer was lost.
-                if self.written_by(key, &upload_id).await? { Ok(()) } else { Err(SinkError::Exists(reason)) }
+        let mut condition = Condition::Absent;
+        for _ in 0..SIDECAR_WRITES {
+            let metadata = self.metadata(meta, &upload_id, Some(group));
+            match self.write(key, path, size, metadata, &condition).await {
+                Err(SinkError::Exists(_)) => {}
+                other => {
+                    return other.inspect(|()| {
+                        tracing::debug!(key, bytes = size, records = meta.records, "sidecar uploaded")
+                    });
+                }
             }
-            other => other,
+            condition = match self.head(key).await? {
+                // An earlier try of this write landed; only its answer was lost.
+                Some(found) if found.upload_id.as_deref() == Some(upload_id.as_str()) => return Ok(()),
+                Some(Written { etag: Some(etag), group: found, .. }) => {
+                    tracing::info!(
+                        key,
+                        group,
+                        found = ?found,
+                        "replacing the leftover sidecar of an incomplete group"
+                    );
+                    Condition::Version(etag)
+                }
+                Some(_) => {
+                    return Err(SinkError::S3 {
+                        op: "head object",
+                        target: key.to_owned(),
+                        message: "the store gave no ETag, which replacing a leftover sidecar needs".into(),
+                        retryable: false,
+                    });
+                }
+                None => Condition::Absent,
+            };
         }
-        .inspect(|()| tracing::debug!(key, bytes = size, records = meta.records, "object uploaded"))
+        Err(SinkError::Exists(format!(
+            "{key} changed under each of {SIDECAR_WRITES} writes; another writer is at work"
+        )))
     }
 
-    async fn put(&self, key: &str, path: &Path, size: u64, meta: ObjectMeta, upload_id: &str) -> Result<()> {
+    async fn write(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        metadata: Vec<(&'static str, String)>,
+        condition: &Condition,
+    ) -> Result<()> {
+        if size <= self.part_size {
+            self.put(key, path, size, metadata, condition).await
+        } else {
+            self.multipart(key, path, size, metadata, condition).await
+        }
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        metadata: Vec<(&'static str, String)>,
+        condition: &Condition,
+    ) -> Result<()> {
         let body = ByteStream::read_from()
             .path(path)
             .length(Length::Exact(size))
@@ -103,9 +259,10 @@ impl Uploader {
             .key(key)
             .content_length(size as i64)
             .body(body)
-            .if_none_match("*")
+            .set_if_none_match(condition.if_none_match())
+            .set_if_match(condition.if_match())
             .set_acl(self.acl.clone());
-        for (k, v) in metadata(meta, upload_id) {
+        for (k, v) in metadata {
             request = request.metadata(k, v);
         }
         request = match &self.encryption {
@@ -127,12 +284,12 @@ impl Uploader {
         key: &str,
         path: &Path,
         size: u64,
-        meta: ObjectMeta,
-        upload_id: &str,
+        metadata: Vec<(&'static str, String)>,
+        condition: &Condition,
     ) -> Result<()> {
         let mut create =
             self.client.create_multipart_upload().bucket(&self.bucket).key(key).set_acl(self.acl.clone());
-        for (k, v) in metadata(meta, upload_id) {
+        for (k, v) in metadata {
             create = create.metadata(k, v);
         }
         create = match &self.encryption {
@@ -151,7 +308,7 @@ impl Uploader {
                 retryable: true,
             });
         };
-        let result = self.parts(key, path, size, &id).await;
+        let result = self.parts(key, path, size, &id, condition).await;
         if result.is_err() {
             // Nothing partial stays behind: the parts are dropped.
             if let Err(err) =
@@ -163,7 +320,7 @@ impl Uploader {
         result
     }
 
-    async fn parts(&self, key: &str, path: &Path, size: u64, id: &str) -> Result<()> {
+    async fn parts(&self, key: &str, path: &Path, size: u64, id: &str, condition: &Condition) -> Result<()> {
         let mut completed = Vec::new();
         let mut offset = 0u64;
         let mut number = 1i32;
@@ -203,7 +360,8 @@ impl Uploader {
             .bucket(&self.bucket)
             .key(key)
             .upload_id(id)
-            .if_none_match("*")
+            .set_if_none_match(condition.if_none_match())
+            .set_if_match(condition.if_match())
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(completed)).build())
             .send()
             .await;
@@ -214,35 +372,44 @@ impl Uploader {
         }
     }
 
-    /// Whether `key` exists and was written by the attempt `upload_id`.
-    async fn written_by(&self, key: &str, upload_id: &str) -> Result<bool> {
-        let head = self.client.head_object().bucket(&self.bucket).key(key).send().await;
-        match head {
-            Ok(out) => {
-                Ok(out.metadata().and_then(|m| m.get(META_UPLOAD_ID)).is_some_and(|id| id == upload_id))
-            }
-            Err(err) if status(&err) == Some(404) => Ok(false),
-            Err(err) => Err(error("head object", key, err)),
-        }
-    }
-
-    /// Whether `key` exists.
-    pub async fn exists(&self, key: &str) -> Result<bool> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(_) => Ok(true),
-            Err(err) if status(&err) == Some(404) => Ok(false),
-            Err(err) => Err(error("head object", key, err)),
-        }
+    fn metadata(
+        &self,
+        meta: ObjectMeta,
+        upload_id: &str,
+        group: Option<&str>,
+    ) -> Vec<(&'static str, String)> {
+        let mut metadata = vec![
+            (META_START, meta.start.to_string()),
+            (META_END, meta.end.to_string()),
+            (META_RECORDS, meta.records.to_string()),
+            (META_UPLOAD_ID, upload_id.to_owned()),
+            (META_CONNECTOR, self.connector.clone()),
+        ];
+        metadata.extend(group.map(|g| (META_GROUP, g.to_owned())));
+        metadata
     }
 }
 
-fn metadata(meta: ObjectMeta, upload_id: &str) -> [(&'static str, String); 4] {
-    [
-        (META_START, meta.start.to_string()),
-        (META_END, meta.end.to_string()),
-        (META_RECORDS, meta.records.to_string()),
-        (META_UPLOAD_ID, upload_id.to_owned()),
-    ]
+impl Heads for Uploader {
+    async fn head(&self, key: &str) -> Result<Option<Written>> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => {
+                let meta = out.metadata();
+                let get = |name: &str| meta.and_then(|m| m.get(name)).cloned();
+                let offset = |name: &str| get(name).and_then(|v| v.parse::<i64>().ok());
+                Ok(Some(Written {
+                    start: offset(META_START),
+                    end: offset(META_END),
+                    connector: get(META_CONNECTOR),
+                    upload_id: get(META_UPLOAD_ID),
+                    group: get(META_GROUP),
+                    etag: out.e_tag().map(str::to_owned),
+                }))
+            }
+            Err(err) if status(&err) == Some(404) => Ok(None),
+            Err(err) => Err(error("head object", key, err)),
+        }
+    }
 }
 
 fn exists(key: &str) -> SinkError {

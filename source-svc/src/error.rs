@@ -1,6 +1,7 @@
 //! What can go wrong in a source task, and whether trying again can help.
 
 use hydrate_common::connect::ConnectError;
+use hydrate_common::metrics::Stage;
 use hydrate_common::record::DataError;
 use hydrate_common::record::transform::TransformError;
 
@@ -52,6 +53,19 @@ impl SourceError {
             Self::Connection(_) => true,
             Self::Kafka { retryable, .. } => *retryable,
             _ => false,
+        }
+    }
+
+    /// The pipeline stage an error counts against in
+    /// `hydrate_source_errors_total`; none for a stop, or a configuration
+    /// the task cannot run with (the task's FAILED state reports it).
+    pub fn stage(&self) -> Option<Stage> {
+        match self {
+            Self::Connection(_) | Self::Query(_) => Some(Stage::Poll),
+            Self::Unmappable(_) | Self::Data(_) => Some(Stage::Convert),
+            Self::Kafka { .. } => Some(Stage::Produce),
+            Self::Fenced(_) => Some(Stage::Lease),
+            Self::Config(_) | Self::Cancelled => None,
         }
     }
 

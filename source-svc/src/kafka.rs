@@ -11,7 +11,7 @@ use hydrate_kafka::{KafkaAdmin, KafkaClients, KafkaConsumer, KafkaThreadedProduc
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::message::{Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
@@ -117,8 +117,17 @@ impl TxProducer {
 
     /// Queues one record in the open transaction, waiting while the
     /// producer's (bounded) queue is full.
-    pub fn send(&mut self, topic: &str, key: Option<&[u8]>, payload: Option<&[u8]>) -> Result<()> {
+    pub fn send(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: Option<OwnedHeaders>,
+    ) -> Result<()> {
         let mut record = BaseRecord::<[u8], [u8]>::to(topic);
+        if let Some(headers) = headers {
+            record = record.headers(headers);
+        }
         if let Some(key) = key {
             record = record.key(key);
         }

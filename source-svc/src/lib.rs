@@ -18,8 +18,10 @@ mod task;
 pub mod types;
 mod writer;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use hydrate_common::kafka_props::{self, KafkaSettings};
 use hydrate_common::telemetry::LogFormat;
 use hydrate_common::worker::WorkerOptions;
@@ -54,6 +56,9 @@ pub struct Config {
     /// A Kafka Connect worker-properties file with the Kafka client settings.
     #[arg(long, env = "HYDRATE_KAFKA_PROPERTIES_FILE")]
     pub kafka_properties_file: Option<PathBuf>,
+    /// Serve /metrics, /healthz and /readyz on this address (off when unset).
+    #[arg(long, env = "HYDRATE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log line format: text or json.
     #[arg(long, env = "HYDRATE_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -86,17 +91,33 @@ fn default_worker_id() -> String {
 /// Runs the service until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let settings = hydrate_kafka::KafkaClients::new(config.kafka_settings()?).await?;
+    // The metrics listener first, so a scrape sees the worker while it
+    // registers (not ready until it holds a lease).
+    hydrate_common::metrics::set_build_info("source");
+    let _ = (hydrate_common::metrics::source(), hydrate_common::metrics::worker());
+    let metrics = match config.metrics_listen {
+        Some(addr) => Some(
+            hydrate_common::telemetry::serve_metrics(addr, shutdown.clone())
+                .await
+                .with_context(|| format!("--metrics-listen {addr}"))?,
+        ),
+        None => None,
+    };
     let options = WorkerOptions {
         endpoints: config.control_plane.clone(),
         token: config.worker_token.clone(),
         worker_id: config.worker_id.clone().unwrap_or_else(default_worker_id),
         kind: v1::ConnectorType::Source,
         capacity: config.capacity,
-        address: String::new(),
+        address: metrics.as_ref().map(|m| m.local_addr().to_string()).unwrap_or_default(),
     };
     tracing::info!(worker = %options.worker_id, endpoints = ?options.endpoints, kafka = %config.kafka_bootstrap_servers, "source service starting");
     let kafka = supervisor::KafkaRuntime { bootstrap: config.kafka_bootstrap_servers.clone(), settings };
-    supervisor::run_worker(options, kafka, shutdown).await;
+    let readiness = metrics.as_ref().map(|m| m.readiness());
+    supervisor::run_worker(options, kafka, readiness, shutdown).await;
+    if let Some(metrics) = metrics {
+        metrics.stopped().await;
+    }
     Ok(())
 }
 

@@ -5,6 +5,6 @@ use hydrate_source::Config;
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     hydrate_common::tls::install_crypto_provider();
-    hydrate_common::telemetry::init_logging(config.log_format);
+    let _telemetry = hydrate_common::telemetry::init_with_format("hydrate-source", config.log_format)?;
     hydrate_source::run(config, hydrate_source::shutdown_signal()).await
 }

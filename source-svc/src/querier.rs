@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use hydrate_common::connect::{JdbcSourceConfig, LoadMode, TimestampInitial};
+use hydrate_common::metrics::SourceTaskMetrics;
 use hydrate_common::offsets::encode_source_key;
+use hydrate_common::telemetry::propagation;
 use serde_json::Value;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, IsolationLevel, Statement};
@@ -18,7 +20,7 @@ use crate::offset::SourceOffset;
 use crate::pg;
 use crate::query::{self, BOUND_SQL, Criteria, Relation};
 use crate::types::{ColumnKind, PG_EPOCH_OFFSET_MICROS, column_kind};
-use crate::writer::{Target, Writer};
+use crate::writer::{Stamp, Target, Writer};
 
 /// A timestamptz parameter as PostgreSQL's raw microseconds since 2000
 /// (`i64::MIN` is -infinity).
@@ -68,6 +70,8 @@ pub struct Querier {
     pub snapshot: Option<Arc<Progress>>,
     /// A warning for status: open transactions this role cannot see.
     pub bound_warning: Option<String>,
+    /// When the last successful poll began (ms since the epoch).
+    last_poll_ms: Option<i64>,
 }
 
 impl Querier {
@@ -214,24 +218,48 @@ impl Querier {
             batch_max_rows: i32::try_from(config.batch_max_rows.max(1)).unwrap_or(i32::MAX),
             snapshot,
             bound_warning: None,
+            last_poll_ms: None,
         })
     }
 
     /// One poll: reads every row past the offset (below the safe bound in
     /// timestamp modes) and writes it; returns the rows read. The writer
     /// stays in `slot` (it is lent to blocking threads meanwhile).
-    pub async fn poll(&mut self, client: &mut Client, slot: &mut Option<Box<Writer>>) -> Result<u64> {
-        let result = self.poll_inner(client, slot).await;
+    /// Call it inside the poll's `source.poll` span: the records carry its
+    /// trace context.
+    pub async fn poll(
+        &mut self,
+        client: &mut Client,
+        slot: &mut Option<Box<Writer>>,
+        metrics: &SourceTaskMetrics,
+    ) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let started_ms = now_micros().div_euclid(1000);
+        let stamp = Stamp {
+            trace: propagation::current_headers(),
+            floor_ms: self.last_poll_ms.or(self.snapshot.is_some().then_some(started_ms)),
+        };
+        let result = self.poll_inner(client, slot, stamp).await;
         if result.is_err() {
             let _ = with_writer(slot, |w| w.abort()).await;
         }
+        let converted_bytes = slot.as_mut().map_or(0, |w| w.take_converted_bytes());
         if let Some(committed) = slot.as_mut().and_then(|w| w.take_committed()) {
             self.offset = committed;
+        }
+        if let Ok(rows) = result {
+            metrics.polled(rows, converted_bytes, started.elapsed());
+            self.last_poll_ms = Some(started_ms);
         }
         result
     }
 
-    async fn poll_inner(&mut self, client: &mut Client, slot: &mut Option<Box<Writer>>) -> Result<u64> {
+    async fn poll_inner(
+        &mut self,
+        client: &mut Client,
+        slot: &mut Option<Box<Writer>>,
+        stamp: Stamp,
+    ) -> Result<u64> {
         if self.statement.is_none() {
             let statement = client
                 .prepare(&self.sql)
@@ -321,9 +349,9 @@ impl Querier {
                     retryable: false,
                 });
             };
-            let t = target.clone();
+            let (t, stamp, span) = (target.clone(), stamp.clone(), tracing::Span::current());
             let job = tokio::task::spawn_blocking(move || {
-                let result = writer.write(&t, rows);
+                let result = span.in_scope(|| writer.write(&t, rows, &stamp));
                 (writer, result)
             });
             in_flight = Some((job, n as u64));
@@ -384,8 +412,10 @@ pub async fn with_writer<T: Send + 'static>(
     let Some(mut writer) = slot.take() else {
         return Err(SourceError::Kafka { message: "the task's producer is gone".into(), retryable: false });
     };
+    // The caller's span (a poll's) goes along: a commit's span is its child.
+    let span = tracing::Span::current();
     match tokio::task::spawn_blocking(move || {
-        let out = f(&mut writer);
+        let out = span.in_scope(|| f(&mut writer));
         (writer, out)
     })
     .await

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hydrate_common::telemetry::Readiness;
 use hydrate_common::worker::{LeaseSession, WorkerError, WorkerOptions};
 use hydrate_kafka::KafkaClients;
 use hydrate_proto::v1;
@@ -39,11 +40,24 @@ struct Running {
 
 /// Registers, follows assignments and re-registers after a lost lease,
 /// until `shutdown` fires.
-pub async fn run_worker(options: WorkerOptions, kafka: KafkaRuntime, shutdown: CancellationToken) {
+/// `readiness` (the `/readyz` answer) is true while the worker holds a lease.
+pub async fn run_worker(
+    options: WorkerOptions,
+    kafka: KafkaRuntime,
+    readiness: Option<Readiness>,
+    shutdown: CancellationToken,
+) {
+    let set_ready = |ready: bool| {
+        if let Some(readiness) = &readiness {
+            readiness.set_ready(ready);
+        }
+    };
     loop {
         match LeaseSession::start(&options, &shutdown).await {
             Ok(session) => {
+                set_ready(true);
                 follow(&session, &kafka).await;
+                set_ready(false);
                 if shutdown.is_cancelled() {
                     session.close().await;
                     return;

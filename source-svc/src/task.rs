@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hydrate_common::connect::secrets::{SystemResolver, resolve_references};
 use hydrate_common::connect::{ConnectorConfig, JdbcSourceConfig, RowSource, build_spec};
+use hydrate_common::metrics::{self, SourceTaskMetrics};
 use hydrate_common::offsets::source_offsets_topic;
 use hydrate_common::record::JsonConverter;
 use hydrate_common::record::transform::TransformChain;
@@ -16,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::error::{Result, SourceError};
 use crate::kafka::{self, TxProducer};
@@ -60,14 +62,18 @@ pub struct TaskContext {
 
 /// Runs the task until cancelled; failures end up in its report.
 pub async fn run(ctx: TaskContext) {
-    let result = run_with_retries(&ctx).await;
+    let metrics = metrics::source().task(&ctx.connector, ctx.task);
+    let result = run_with_retries(&ctx, &metrics).await;
     match result {
         Ok(()) | Err(SourceError::Cancelled) => {}
         Err(err) => {
             tracing::error!(connector = %ctx.connector, task = ctx.task, error = %err, "source task failed");
             let _ = ctx.report.send(Report { state: v1::State::Failed, trace: err.to_string() });
+            // A failed task's series (its errors) stay until it is stopped.
+            ctx.cancel.cancelled().await;
         }
     }
+    metrics.remove();
 }
 
 /// The typed config of an assignment: its own keys stripped, references
@@ -90,11 +96,17 @@ fn source_config(
     }
 }
 
-async fn run_with_retries(ctx: &TaskContext) -> Result<()> {
+async fn run_with_retries(ctx: &TaskContext, metrics: &SourceTaskMetrics) -> Result<()> {
     let (spec, source) = source_config(&ctx.config)?;
     let mut failures = 0u32;
     loop {
-        let error = match run_once(ctx, &spec, &source, &mut failures).await {
+        let result = run_once(ctx, &spec, &source, metrics, &mut failures).await;
+        if let Err(err) = &result
+            && let Some(stage) = err.stage()
+        {
+            metrics.error(stage);
+        }
+        let error = match result {
             Err(err) if err.is_retryable() && failures < source.connection_attempts.max(1) => err,
             other => return other,
         };
@@ -111,6 +123,7 @@ async fn run_once(
     ctx: &TaskContext,
     spec: &hydrate_common::connect::ConnectorSpec,
     source: &JdbcSourceConfig,
+    metrics: &SourceTaskMetrics,
     failures: &mut u32,
 ) -> Result<()> {
     let client_config = kafka::client_config(&ctx.bootstrap, &ctx.kafka);
@@ -144,6 +157,7 @@ async fn run_once(
         offsets_topic,
         source.batch_max_rows as usize,
         ctx.cancel.clone(),
+        metrics.clone(),
     );
     let mut slot = Some(Box::new(writer));
 
@@ -191,7 +205,23 @@ async fn run_once(
         }
         let now = Instant::now();
         for (querier, at) in queriers.iter_mut().filter(|(_, at)| *at <= now) {
-            let rows = querier.poll(&mut client, &mut slot).await?;
+            // One trace per poll (a root span): the records it produces carry
+            // its context to the sink's spans.
+            let span = tracing::info_span!(
+                parent: None,
+                "source.poll",
+                connector = %ctx.connector,
+                task = ctx.task,
+                relation = %querier.name,
+                rows = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            );
+            let polled = querier.poll(&mut client, &mut slot, metrics).instrument(span.clone()).await;
+            match &polled {
+                Ok(rows) => span.record("rows", rows),
+                Err(_) => span.record("otel.status_code", "ERROR"),
+            };
+            let rows = polled?;
             *failures = 0;
             *at = Instant::now() + source.poll_interval;
             lock(&ctx.snapshots).remove(&querier.name);

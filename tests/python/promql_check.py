@@ -10,8 +10,14 @@ rule's `expr`). Each is sent to /api/v1/query; a parse or evaluation error
 fails. With --require-series:
   - a dashboard expression must return at least one series;
   - an alert rule's expression usually returns nothing while all is well
-    (`... > 0`), so each metric selector inside it must return series
-    instead (the alert can see its inputs).
+    (`... > 0` is empty until something fails), so two things are required
+    instead: the rule's expression without its threshold comparisons (each
+    operand of a top-level `and`/`or`/`unless` with a trailing
+    `> N`, `== N`, ... cut off: `sum by (type) (tasks{state="failed"}) > 0`
+    becomes `sum by (type) (tasks{state="failed"})`) must return series,
+    so the quantity the alert compares is computed and its labels join;
+    and each metric selector inside it must return series (the alert can
+    see its inputs).
 Independently of Prometheus, every `hydrate_*` metric named must be in the
 contract (docs/metrics.md). Grafana's variables are replaced before
 evaluation: `$__rate_interval` by --rate-interval (default 1m), other
@@ -84,6 +90,43 @@ def substitute(expr, rate_interval):
     expr = re.sub(r"\$\{?__(interval|range)\}?", rate_interval, expr)
     # Dashboard variables sit in regex matchers (=~"$connector"): All is .*
     return re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", ".*", expr)
+
+
+COMPARISON = re.compile(r"\s*(?:>=|<=|==|!=|>|<)\s*(?:bool\s+)?-?[0-9][0-9.e+]*\s*$")
+SET_OPERATOR = re.compile(r"\b(and|or|unless)\b")
+
+
+def split_top_level(expr):
+    """The operands and operators of expr's top-level and/or/unless."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(expr):
+        c = expr[i]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == '"':
+            i = expr.index('"', i + 1)
+        elif depth == 0:
+            m = SET_OPERATOR.match(expr, i)
+            if m and (i == 0 or not (expr[i - 1].isalnum() or expr[i - 1] == "_")):
+                parts.append(expr[start:i])
+                parts.append(m.group(1))
+                i = start = m.end()
+                continue
+        i += 1
+    parts.append(expr[start:])
+    return parts
+
+
+def without_thresholds(expr):
+    """expr with the trailing number comparison of each top-level operand
+    removed; the same text when there is none."""
+    parts = split_top_level(" ".join(expr.split()))
+    out = []
+    for part in parts:
+        out.append(part if part in ("and", "or", "unless") else COMPARISON.sub("", part).strip())
+    return " ".join(out)
 
 
 def contract_names(path):
@@ -165,6 +208,10 @@ def main(argv=None):
             elif args.require_series and kind == "panel" and count == 0:
                 problems.append("returned no series")
             elif args.require_series and kind == "rule":
+                bare = without_thresholds(expr)
+                n, err = (count, None) if bare == " ".join(expr.split()) else query(args.prometheus, bare, args.timeout)
+                if err or not n:
+                    problems.append(f"without its threshold, {bare} returned no series" + (f" ({err})" if err else ""))
                 for name, matchers in SELECTOR.findall(expr):
                     selector = name + (matchers or "")
                     n, err = query(args.prometheus, selector, args.timeout)

@@ -10,6 +10,8 @@
 pub mod control_plane;
 pub mod env;
 pub mod etcd;
+pub mod faulty_s3;
+pub mod observability;
 pub mod process;
 pub mod s3;
 pub mod scope;

@@ -163,6 +163,18 @@ pub enum SchemaCompatibility {
     Full,
 }
 
+impl SchemaCompatibility {
+    /// The configuration value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "NONE",
+            Self::Backward => "BACKWARD",
+            Self::Forward => "FORWARD",
+            Self::Full => "FULL",
+        }
+    }
+}
+
 /// `behavior.on.null.values`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NullValueBehavior {
@@ -239,13 +251,32 @@ pub(crate) fn build(v: &Values, p: &mut Problems) -> Option<S3SinkConfig> {
         if !v.flag(flag)? {
             return Some(None);
         }
+        let works = if flag == "store.kafka.keys" {
+            "JsonFormat, ParquetFormat or ByteArrayFormat"
+        } else {
+            "JsonFormat or ParquetFormat"
+        };
         match format_of(&v.string(class_key)?) {
             keys::AVRO_FORMAT => {
-                p.key(class_key, format!("Hydrate cannot write AvroFormat; set it to JsonFormat or ParquetFormat when {flag} is true"));
+                let why = if v.given(class_key) {
+                    "Hydrate cannot write AvroFormat"
+                } else {
+                    "is AvroFormat when not set (as in Kafka Connect), which Hydrate cannot write"
+                };
+                p.key(class_key, format!("{why}; set it to {works} when {flag} is true"));
                 None
             }
-            keys::PARQUET_FORMAT => Some(Some(Format::Parquet { codec: ParquetCodec::Snappy })),
-            _ => Some(Some(Format::Json { gzip: None })),
+            keys::BYTE_ARRAY_FORMAT if flag == "store.kafka.headers" => {
+                p.key(
+                    class_key,
+                    format!(
+                        "ByteArrayFormat writes raw bytes, and headers are a list of key-value pairs; \
+                         set it to {works}"
+                    ),
+                );
+                None
+            }
+            class => configured(class, v).map(Some),
         }
     };
     let store_keys = side_format("store.kafka.keys", "keys.format.class", p);
@@ -363,7 +394,14 @@ fn format(v: &Values, p: &mut Problems) -> Option<Format> {
         );
         return None;
     }
-    if class != keys::PARQUET_FORMAT && v.given("parquet.codec") {
+    let parquet_sidecar =
+        [("store.kafka.keys", "keys.format.class"), ("store.kafka.headers", "headers.format.class")]
+            .iter()
+            .any(|(flag, class_key)| {
+                v.flag(flag) == Some(true)
+                    && v.string(class_key).is_some_and(|c| format_of(&c) == keys::PARQUET_FORMAT)
+            });
+    if class != keys::PARQUET_FORMAT && !parquet_sidecar && v.given("parquet.codec") {
         p.key("parquet.codec", "applies to ParquetFormat only; use s3.compression.type for JSON and bytes");
     }
     if class == keys::PARQUET_FORMAT && gzip == Some(true) {
@@ -372,8 +410,15 @@ fn format(v: &Values, p: &mut Problems) -> Option<Format> {
             "gzip applies to JsonFormat and ByteArrayFormat; compress Parquet with parquet.codec",
         );
     }
+    configured(class, v)
+}
+
+/// The format `class` names with the compression and ByteArrayFormat keys
+/// applied: Kafka Connect configures the key and header writers from the
+/// same keys as the value writer.
+fn configured(class: &str, v: &Values) -> Option<Format> {
     let level = v.number("s3.compression.level").map(|l| GzipLevel(u32::try_from(l).ok()));
-    let gzip = if gzip? { Some(level?) } else { None };
+    let gzip = if v.string("s3.compression.type")? == "gzip" { Some(level?) } else { None };
     Some(match class {
         keys::PARQUET_FORMAT => Format::Parquet {
             codec: match v.string("parquet.codec")?.as_str() {

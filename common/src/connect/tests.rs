@@ -423,6 +423,35 @@ fn s3_contradictions() {
         errors_of(&with(&sink(), &[("format.class", plugins::s3_sink::AVRO_FORMAT)], &[]), "format.class")
             .contains("AvroFormat")
     );
+    let keys_on = with(&sink(), &[("store.kafka.keys", "true")], &[]);
+    let errors = errors_of(&keys_on, "keys.format.class");
+    assert!(errors.contains("AvroFormat when not set") && errors.contains("ByteArrayFormat"), "{errors}");
+    let headers_as_bytes = with(
+        &sink(),
+        &[("store.kafka.headers", "true"), ("headers.format.class", plugins::s3_sink::BYTE_ARRAY_FORMAT)],
+        &[],
+    );
+    let errors = errors_of(&headers_as_bytes, "headers.format.class");
+    assert!(errors.contains("set it to JsonFormat or ParquetFormat"), "{errors}");
+    // Key and header writers take the value writer's compression keys.
+    let sidecars = with(
+        &sink(),
+        &[
+            ("store.kafka.keys", "true"),
+            ("keys.format.class", "ByteArrayFormat"),
+            ("store.kafka.headers", "true"),
+            ("headers.format.class", plugins::s3_sink::PARQUET_FORMAT),
+            ("parquet.codec", "zstd"),
+        ],
+        &[],
+    );
+    let ConnectorConfig::S3Sink(s3) = build_spec(&sidecars).unwrap().connector else { panic!() };
+    assert_eq!(
+        s3.store_keys,
+        Some(Format::ByteArray { gzip: None, extension: ".bin".into(), separator: None })
+    );
+    assert_eq!(s3.store_headers, Some(Format::Parquet { codec: ParquetCodec::Zstd }));
+    assert_eq!(s3.format, Format::Json { gzip: None });
     assert!(
         errors_of(&with(&sink(), &[("aws.access.key.id", "AKIA")], &[]), "aws.secret.access.key")
             .contains("together")

@@ -174,6 +174,36 @@ pub(crate) fn register<C: prometheus::core::Collector + Clone + 'static>(
     c
 }
 
+/// How many task handles hold the series of each (connector, task). A task
+/// reconfigured or moved within a worker starts again before the old run
+/// has finished: the old run's `remove` must not take the new one's series.
+#[derive(Debug, Default)]
+pub(crate) struct Holders(std::sync::Mutex<std::collections::HashMap<(String, String), usize>>);
+
+impl Holders {
+    /// One more holder.
+    pub(crate) fn hold(&self, connector: &str, task: &str) {
+        let mut holders = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *holders.entry((connector.to_owned(), task.to_owned())).or_default() += 1;
+    }
+
+    /// One holder less; true when it was the last.
+    pub(crate) fn release(&self, connector: &str, task: &str) -> bool {
+        let mut holders = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = (connector.to_owned(), task.to_owned());
+        match holders.get_mut(&key) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            _ => {
+                holders.remove(&key);
+                true
+            }
+        }
+    }
+}
+
 /// Removes every series of `vec` whose `connector` and `task` labels are
 /// these, whatever its other labels (topic, partition, stage).
 pub(crate) fn remove_task<T: prometheus::core::MetricVecBuilder>(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
-use super::{FRESHNESS_BUCKETS, Stage, UPLOAD_BUCKETS, register, remove_task};
+use super::{FRESHNESS_BUCKETS, Holders, Stage, UPLOAD_BUCKETS, register, remove_task};
 
 /// Every sink metric family.
 #[derive(Debug)]
@@ -21,6 +21,7 @@ pub struct SinkMetrics {
     consumer_lag: IntGaugeVec,
     freshness: HistogramVec,
     errors: IntCounterVec,
+    holders: Holders,
 }
 
 const TASK: &[&str] = &["connector", "task"];
@@ -78,13 +79,16 @@ impl SinkMetrics {
                 "End to end: from a row's commit (or last_update) to its object being visible in S3.",
                 FRESHNESS_BUCKETS,
             ),
+            holders: Holders::default(),
             errors: counter("hydrate_sink_errors_total", "Errors by pipeline stage.", TASK_STAGE),
         }
     }
 
-    /// The handles of one task; cheap to clone, keep one per running task.
+    /// The handles of one task; cheap to clone, keep one per running task
+    /// and call [`SinkTaskMetrics::remove`] once when it stops.
     pub fn task(&'static self, connector: &str, task: u32) -> SinkTaskMetrics {
         let task = task.to_string();
+        self.holders.hold(connector, &task);
         let labels = [connector, task.as_str()];
         // Error series exist from the start at 0, so rates and alerts see
         // them before the first error.
@@ -177,10 +181,15 @@ impl SinkTaskMetrics {
             .inc();
     }
 
-    /// Drops the task's series (when the task stops or moves away).
+    /// Drops the task's series (when the task stops or moves away); once
+    /// per [`SinkMetrics::task`], and only the last holder of the
+    /// (connector, task) really removes them.
     pub fn remove(&self) {
         let f = self.family;
         let (c, t) = (self.connector.as_str(), self.task.as_str());
+        if !f.holders.release(c, t) {
+            return;
+        }
         for vec in [
             &f.received_records,
             &f.received_bytes,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
-use super::{LATENCY_BUCKETS, ROWS_BUCKETS, Stage, register, remove_task};
+use super::{Holders, LATENCY_BUCKETS, ROWS_BUCKETS, Stage, register, remove_task};
 
 /// Every source metric family.
 #[derive(Debug)]
@@ -18,6 +18,7 @@ pub struct SourceMetrics {
     poll_rows: HistogramVec,
     produce_duration: HistogramVec,
     errors: IntCounterVec,
+    holders: Holders,
 }
 
 const TASK: &[&str] = &["connector", "task"];
@@ -64,13 +65,16 @@ impl SourceMetrics {
                 "Time from producing a batch to its acknowledgement (transaction commit).",
                 LATENCY_BUCKETS,
             ),
+            holders: Holders::default(),
             errors: counter("hydrate_source_errors_total", "Errors by pipeline stage.", TASK_STAGE),
         }
     }
 
-    /// The handles of one task; cheap to clone, keep one per running task.
+    /// The handles of one task; cheap to clone, keep one per running task
+    /// and call [`SourceTaskMetrics::remove`] once when it stops.
     pub fn task(&'static self, connector: &str, task: u32) -> SourceTaskMetrics {
         let task = task.to_string();
+        self.holders.hold(connector, &task);
         let labels = [connector, task.as_str()];
         // Error series exist from the start at 0, so rates and alerts see
         // them before the first error.
@@ -130,10 +134,15 @@ impl SourceTaskMetrics {
     }
 
     /// Drops the task's series (when the task stops or moves away), so
-    /// departed tasks do not linger in dashboards.
+    /// departed tasks do not linger in dashboards; once per
+    /// [`SourceMetrics::task`], and only the last holder of the
+    /// (connector, task) really removes them.
     pub fn remove(&self) {
         let f = self.family;
         let (c, t) = (self.connector.as_str(), self.task.as_str());
+        if !f.holders.release(c, t) {
+            return;
+        }
         for vec in [&f.received_records, &f.received_bytes, &f.sent_records, &f.sent_bytes, &f.errors] {
             remove_task(vec, c, t);
         }

@@ -101,6 +101,18 @@ fn task_handles_count_and_remove_their_series() {
 }
 
 #[test]
+fn a_task_started_again_before_the_old_run_stopped_keeps_its_series() {
+    let old = sink().task("restarted", 0);
+    let new = sink().task("restarted", 0);
+    new.set_open_files(2);
+    old.remove();
+    let text = encode_text();
+    assert!(text.contains(r#"hydrate_sink_open_files{connector="restarted",task="0"} 2"#), "{text}");
+    new.remove();
+    assert!(!encode_text().contains(r#"connector="restarted""#));
+}
+
+#[test]
 fn sink_freshness_and_lag() {
     let task = sink().task("fresh", 1);
     task.freshness_between_millis(1_000, 4_000);

@@ -13,6 +13,7 @@ mod json_converter;
 mod json_reader;
 mod json_schema;
 mod json_writer;
+mod projector;
 mod schema;
 mod value;
 
@@ -21,6 +22,7 @@ pub mod transform;
 pub use connect_record::{Header, Record, SchemaAndValue};
 pub use decimal::Decimal;
 pub use json_converter::{JsonConverter, JsonConverterConfig};
+pub use projector::project;
 pub use schema::{
     DATE_NAME, DECIMAL_NAME, DECIMAL_PRECISION_PARAM, DECIMAL_SCALE_PARAM, Field, Logical, Schema,
     SchemaBuilder, SchemaType, TIME_NAME, TIMESTAMP_NAME,

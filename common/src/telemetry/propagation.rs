@@ -27,6 +27,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 pub const TRACEPARENT: &str = "traceparent";
 /// The W3C vendor state header.
 pub const TRACESTATE: &str = "tracestate";
+/// Not trace context, but it travels beside it: the Kafka header in which
+/// the source gives each record its row's time (ms since the epoch, as
+/// decimal text), from which the sink measures end-to-end freshness.
+pub const ROW_TIME_HEADER: &str = "hydrate-row-time";
 
 fn propagator() -> TraceContextPropagator {
     TraceContextPropagator::new()

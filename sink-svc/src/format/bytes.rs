@@ -54,6 +54,10 @@ impl RecordWriter for ByteArrayWriter {
         Ok(())
     }
 
+    fn fits(&mut self, record: &Record) -> Result<(), FormatError> {
+        raw_bytes(record).map(|_| ())
+    }
+
     fn buffered_bytes(&self) -> usize {
         self.out.buffered_bytes()
     }

@@ -131,6 +131,11 @@ impl RecordWriter for JsonWriter {
         Ok(())
     }
 
+    fn fits(&mut self, record: &Record) -> Result<(), FormatError> {
+        self.line.clear();
+        self.encode(record)
+    }
+
     fn buffered_bytes(&self) -> usize {
         self.out.buffered_bytes()
     }

@@ -63,6 +63,10 @@ pub trait RecordWriter: Send {
     /// Appends one record's value. A record that does not fit leaves the
     /// writer as it was, so the caller may route it elsewhere and go on.
     fn append(&mut self, record: &Record) -> Result<(), FormatError>;
+    /// Whether [`RecordWriter::append`] would take `record`; writes nothing.
+    /// A record goes into several objects (value, keys, headers) only once
+    /// each of them is known to take it, so they stay aligned.
+    fn fits(&mut self, record: &Record) -> Result<(), FormatError>;
     /// Bytes held in memory and not yet written to the output.
     fn buffered_bytes(&self) -> usize;
     /// Encodes what is buffered into the output now, to free memory.

@@ -202,6 +202,11 @@ impl RecordWriter for ParquetWriter {
         Ok(())
     }
 
+    fn fits(&mut self, record: &Record) -> Result<(), FormatError> {
+        self.ensure_whole()?;
+        self.check(record)
+    }
+
     fn buffered_bytes(&self) -> usize {
         self.builder_bytes() + self.writer.memory_size()
     }

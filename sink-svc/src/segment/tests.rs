@@ -14,11 +14,18 @@ struct Lines {
 
 impl RecordWriter for Lines {
     fn append(&mut self, record: &Record) -> Result<(), FormatError> {
+        self.fits(record)?;
+        match record.value.schema.as_ref().and_then(Schema::version) {
+            Some(version) => writeln!(self.out, "{} v{version}", record.offset.unwrap_or(-1))?,
+            None => writeln!(self.out, "{}", record.offset.unwrap_or(-1))?,
+        }
+        self.records += 1;
+        Ok(())
+    }
+    fn fits(&mut self, record: &Record) -> Result<(), FormatError> {
         if record.value.value == Value::from("bad") {
             return Err(FormatError::Record("bad record".into()));
         }
-        writeln!(self.out, "{}", record.offset.unwrap_or(-1))?;
-        self.records += 1;
         Ok(())
     }
     fn buffered_bytes(&self) -> usize {
@@ -50,6 +57,7 @@ fn factory(dir: &str) -> FileFactory {
         },
         spool,
         open: Arc::new(|_, _, out| Ok(Box::new(Lines { out, records: 0 }) as Box<dyn RecordWriter>)),
+        sidecars: Vec::new(),
     }
 }
 
@@ -167,5 +175,84 @@ fn rotate_interval_uses_record_time_from_the_segments_first_record() {
         w.append(&files, "p", &record(offset, Value::Int32(1), None), Some(time), 0).unwrap();
     }
     assert_eq!(keys(&w.take_closed()), [("topics/t/p/t+0+0000000000.txt".to_owned(), 0, 1)]);
+    w.abandon();
+}
+
+fn versioned(version: i32, with_country: bool) -> Schema {
+    let mut builder = hydrate_common::record::SchemaBuilder::struct_()
+        .name("address")
+        .version(version)
+        .field("id", Schema::of(SchemaType::Int32));
+    if with_country {
+        builder = builder.field("country", Schema::optional_of(SchemaType::String));
+    }
+    builder.build()
+}
+
+fn row(offset: i64, schema: &Schema) -> Record {
+    let values = schema
+        .fields()
+        .iter()
+        .map(|f| if f.name() == "id" { Value::Int32(1) } else { Value::Null })
+        .collect();
+    let value = Value::Struct(hydrate_common::record::Struct::from_values(schema.clone(), values).unwrap());
+    record(offset, value, Some(schema.clone()))
+}
+
+#[test]
+fn backward_rolls_on_a_newer_version_and_projects_older_records_onto_it() {
+    let files = factory("d");
+    let rot = Rotation { compatibility: SchemaCompatibility::Backward, ..rotation(2) };
+    let mut w = PartitionWriter::new("t", 0, 0, Resume::default(), rot, 0);
+    let (v1, v2) = (versioned(1, false), versioned(2, true));
+    assert_eq!(w.append(&files, "p", &row(0, &v1), None, 0).unwrap(), Appended::Written);
+    assert_eq!(w.append(&files, "p", &row(1, &v2), None, 0).unwrap(), Appended::Written);
+    assert_eq!(keys(&w.take_closed()), [("topics/t/p/t+0+0000000000.txt".to_owned(), 0, 0)], "v2 rolled");
+    assert_eq!(w.append(&files, "p", &row(2, &v1), None, 0).unwrap(), Appended::Written);
+    let closed = w.take_closed();
+    assert_eq!(keys(&closed), [("topics/t/p/t+0+0000000001.txt".to_owned(), 1, 2)], "v1 did not roll");
+    assert_eq!(std::fs::read_to_string(&closed[0].path).unwrap(), "1 v2\n2 v2\n", "written with v2");
+    w.abandon();
+}
+
+#[test]
+fn forward_rolls_on_an_older_version_and_projects_newer_records() {
+    let files = factory("e");
+    let rot = Rotation { compatibility: SchemaCompatibility::Forward, ..rotation(2) };
+    let mut w = PartitionWriter::new("t", 0, 0, Resume::default(), rot, 0);
+    let (v1, v2) = (versioned(1, false), versioned(2, true));
+    w.append(&files, "p", &row(0, &v2), None, 0).unwrap();
+    w.append(&files, "p", &row(1, &v1), None, 0).unwrap();
+    assert_eq!(keys(&w.take_closed()), [("topics/t/p/t+0+0000000000.txt".to_owned(), 0, 0)], "v1 rolled");
+    w.append(&files, "p", &row(2, &v2), None, 0).unwrap();
+    let closed = w.take_closed();
+    assert_eq!(std::fs::read_to_string(&closed[0].path).unwrap(), "1 v1\n2 v1\n", "v2 projected onto v1");
+    w.abandon();
+}
+
+#[test]
+fn compatibility_modes_other_than_none_need_schema_versions_and_say_so() {
+    let files = factory("f");
+    let rot = Rotation { compatibility: SchemaCompatibility::Full, ..rotation(10) };
+    let mut w = PartitionWriter::new("t", 0, 0, Resume::default(), rot, 0);
+    let unversioned = hydrate_common::record::SchemaBuilder::struct_()
+        .name("address")
+        .field("id", Schema::of(SchemaType::Int32))
+        .build();
+    w.append(&files, "p", &row(0, &versioned(1, false)), None, 0).unwrap();
+    let Appended::Rejected(reason) = w.append(&files, "p", &row(1, &unversioned), None, 0).unwrap() else {
+        panic!("an unversioned schema must be refused under FULL");
+    };
+    assert!(reason.contains("schema.compatibility=FULL needs schema versions"), "{reason}");
+    // A record that cannot be projected is refused with the reason.
+    let renamed = hydrate_common::record::SchemaBuilder::struct_()
+        .name("city")
+        .version(1)
+        .field("id", Schema::of(SchemaType::Int32))
+        .build();
+    let Appended::Rejected(reason) = w.append(&files, "p", &row(2, &renamed), None, 0).unwrap() else {
+        panic!("a record of another schema name cannot be projected");
+    };
+    assert!(reason.contains("name mismatch"), "{reason}");
     w.abandon();
 }

@@ -2,6 +2,10 @@
 //! README walks a new user through it: on the local stack and the three
 //! services `scripts/up` started, with the six connector configs unchanged.
 //!
+//! It ends with the demo's observability: every dashboard and alert
+//! expression through the stack's Prometheus, and one trace across the
+//! source and the sink in the stack's Jaeger.
+//!
 //! This binary runs alone (`scripts/test` runs it after the parallel suite):
 //! it resets the demo's connectors, topics, objects and the `pagila`
 //! database, which no other test may share.
@@ -12,6 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use hydrate_tests::env::repo_root;
+use hydrate_tests::observability::{promql_check, wait_source_to_sink_trace};
 use hydrate_tests::{StackEnv, wait_for};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -365,6 +370,33 @@ async fn reference_demo_end_to_end() {
     for id in ["103", "104", "105"] {
         assert_eq!(count(id), 1, "{id} unchanged: {history:?}");
     }
+
+    // Observability of the demo, as an operator sees it. The stack's
+    // Prometheus scrapes the three services: every dashboard and alert
+    // expression parses and returns series (an alert's expression without
+    // its threshold, and each metric it reads; tests/python/promql_check.py).
+    let prometheus = env.var("PROMETHEUS_URL");
+    let output = wait_for(
+        "every dashboard and alert expression to return series",
+        Duration::from_secs(90),
+        || async move {
+            let (passed, output) = promql_check(prometheus).await;
+            if passed { Ok(Some(output)) } else { Err(output) }
+        },
+    )
+    .await;
+    assert!(output.contains(" 0 failed"), "{output}");
+    // Jaeger holds one trace with the poll that read pair #1's rows and
+    // the upload of an object holding them.
+    let (trace, spans) = wait_source_to_sink_trace(
+        env.var("JAEGER_URL"),
+        Duration::from_secs(120),
+        |poll| poll.tags.get("connector").is_some_and(|c| c == SOURCES[0]),
+        |upload| upload.tags.get("key").is_some_and(|k| k.starts_with("topics/pagila.public.")),
+    )
+    .await;
+    let operations: BTreeSet<&str> = spans.iter().map(|s| s.operation.as_str()).collect();
+    assert!(operations.contains("source.produce"), "trace {trace}: {operations:?}");
 }
 
 /// `scripts/lake-query --json`: the history and latest versions of addresses

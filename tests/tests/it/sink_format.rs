@@ -159,7 +159,7 @@ fn write_lake(root: &Path) -> Vec<String> {
     keys
 }
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let cache =
         std::env::var("HYDRATE_CACHE").unwrap_or_else(|_| StackEnv::get().var("HYDRATE_CACHE").to_owned());
     let python = PathBuf::from(cache).join("venv/bin/python");

@@ -256,3 +256,111 @@ async fn sink_an_object_larger_than_a_part_is_a_multipart_upload_streamed_from_t
     assert_eq!(lines.len(), ROWS as usize);
     assert_eq!(lines[59_999], address_payload(ROWS));
 }
+
+/// The dead letter queue topic is created when the task starts, as Kafka
+/// Connect does (brokers such as MSK's do not create topics on first use);
+/// a replication factor the cluster cannot meet fails the task, naming it.
+#[tokio::test]
+async fn sink_creates_its_dead_letter_queue_topic_and_names_a_replication_factor_it_cannot_meet() {
+    let world = SinkWorld::start("sink_dlq_create", 5).await;
+    let topic = world.scope.topic("data");
+    world.create_topic(&topic, 1).await;
+    let config_for = |dlq: &str, replication: i64| {
+        let mut config = seed_sink("s3_sink_connector_01");
+        config.insert("topics".into(), topic.clone().into());
+        config.insert("topics.dir".into(), world.topics_dir().into());
+        config.insert("s3.bucket.name".into(), world.scope.env().s3_bucket().into());
+        config.remove("rotate.schedule.interval.ms");
+        config.insert("errors.tolerance".into(), "all".into());
+        config.insert("errors.deadletterqueue.topic.name".into(), dlq.into());
+        config.insert("errors.deadletterqueue.topic.replication.factor".into(), replication.into());
+        serde_json::Value::Object(config)
+    };
+    let topics = |bootstrap: String| {
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer =
+                ClientConfig::new().set("bootstrap.servers", &bootstrap).create().expect("consumer");
+            let metadata = consumer.fetch_metadata(None, Duration::from_secs(10)).expect("metadata");
+            metadata.topics().iter().map(|t| (t.name().to_owned(), t.partitions().len())).collect::<Vec<_>>()
+        })
+    };
+    let bootstrap = world.scope.env().kafka_bootstrap().to_owned();
+
+    // No bad record is ever sent: only the task's start can create it.
+    let dlq = world.scope.topic("dlq");
+    let name = format!("dlq_create_{}", world.scope.id());
+    world.put(&name, config_for(&dlq, 1)).await;
+    world.wait_tasks(&name, v1::State::Running, Duration::from_secs(30)).await;
+    let partitions = wait_for("the dead letter queue topic", Duration::from_secs(30), || {
+        let (topics, bootstrap, dlq) = (&topics, bootstrap.clone(), dlq.clone());
+        async move {
+            let found = topics(bootstrap).await.map_err(|e| e.to_string())?;
+            Ok(found.into_iter().find(|(t, _)| *t == dlq).map(|(_, partitions)| partitions))
+        }
+    })
+    .await;
+    assert_eq!(partitions, 1, "one partition, as Kafka Connect creates it");
+
+    // The local cluster has one broker.
+    let unreachable = world.scope.topic("dlq_rf2");
+    let failing = format!("dlq_rf2_{}", world.scope.id());
+    world.put(&failing, config_for(&unreachable, 2)).await;
+    let traces = world.wait_tasks(&failing, v1::State::Failed, Duration::from_secs(60)).await;
+    assert!(
+        traces.iter().all(|t| t.contains(&unreachable) && t.contains("replication.factor=2")),
+        "{traces:?}"
+    );
+    let found = topics(bootstrap).await.expect("metadata");
+    assert!(!found.iter().any(|(t, _)| *t == unreachable), "no topic half-made");
+}
+
+/// S3 throttles (HTTP 503 `SlowDown`) every third write, as it does under
+/// load: the sink retries with backoff and the lake still ends with every
+/// record once, the task never FAILED.
+#[tokio::test]
+async fn sink_retries_throttled_writes_and_the_lake_ends_complete() {
+    let world = SinkWorld::start("sink_throttled", 5).await;
+    let proxy = hydrate_tests::faulty_s3::FaultyS3::start(world.scope.env().var("AWS_ENDPOINT_URL"), 3).await;
+    let topic = world.scope.topic("data");
+    world.create_topic(&topic, 2).await;
+    const RECORDS: u32 = 4_000;
+    let records = (0..RECORDS)
+        .map(|id| ((id % 2) as i32, None, Some(envelope(ADDRESS_SCHEMA, &address_payload(id)))))
+        .collect();
+    world.produce(&topic, records).await;
+    let mut config = seed_sink("s3_sink_connector_01");
+    config.insert("topics".into(), topic.clone().into());
+    config.insert("topics.dir".into(), world.topics_dir().into());
+    config.insert("s3.bucket.name".into(), world.scope.env().s3_bucket().into());
+    config.insert("store.url".into(), proxy.endpoint.clone().into());
+    config.insert("flush.size".into(), 250.into());
+    config.insert("s3.retry.backoff.ms".into(), 20.into());
+    config.remove("rotate.schedule.interval.ms");
+    let name = format!("throttled_{}", world.scope.id());
+    world.put(&name, serde_json::Value::Object(config)).await;
+
+    let half = i64::from(RECORDS / 2);
+    wait_for("every record committed through the throttling store", Duration::from_secs(120), || {
+        let (world, name, topic) = (&world, name.clone(), topic.clone());
+        async move {
+            let committed = world.committed(&name, &topic, 2).await;
+            if committed == [half, half] { Ok(Some(())) } else { Err(format!("committed {committed:?}")) }
+        }
+    })
+    .await;
+    world.wait_tasks(&name, v1::State::Running, Duration::from_secs(5)).await;
+    let mut ids = Vec::new();
+    for key in world.list(&format!("{}/{topic}/", world.topics_dir())).await {
+        for line in world.get(&key).await.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let row: serde_json::Value = serde_json::from_slice(line).expect("json");
+            ids.push(row["address_id"].as_u64().expect("id"));
+        }
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..u64::from(RECORDS)).collect::<Vec<_>>(), "each record once");
+    eprintln!("{} of {} writes refused with SlowDown", proxy.injected(), proxy.writes());
+    // 16 objects and their checkpoints at least: about a third refused.
+    assert!(proxy.injected() >= 5, "{} of {} writes refused", proxy.injected(), proxy.writes());
+    let restarts = world.log_lines(&["resuming from checkpoint"]);
+    assert!(restarts.is_empty(), "the SDK's retries absorbed the throttling, no task restart: {restarts:?}");
+}

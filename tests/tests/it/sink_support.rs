@@ -13,6 +13,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -44,6 +45,9 @@ pub async fn at_slot_start(interval_ms: i64) {
     })
     .await
 }
+
+/// A record to produce: partition, key, value, headers.
+pub type Produced = (i32, Option<String>, Option<String>, Vec<(String, String)>);
 
 /// One sink test's world.
 pub struct SinkWorld {
@@ -112,6 +116,18 @@ impl SinkWorld {
         self.sink = Some(Process::start(&name, workspace_bin("hydrate-sink"), &[], &vars));
     }
 
+    /// Lines of every sink worker log of this test that contain all of `words`.
+    pub fn log_lines(&self, words: &[&str]) -> Vec<String> {
+        let dir = hydrate_tests::env::repo_root().join(".dev/logs/tests");
+        (1..=self.starts)
+            .filter_map(|n| {
+                std::fs::read_to_string(dir.join(format!("{}-sink-{n}.log", self.scope.id()))).ok()
+            })
+            .flat_map(|text| text.lines().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|line| words.iter().all(|w| line.contains(w)))
+            .collect()
+    }
+
     /// SIGKILL the sink worker.
     pub fn kill_sink(&mut self) {
         if let Some(mut sink) = self.sink.take() {
@@ -145,6 +161,13 @@ impl SinkWorld {
     /// Produces `(partition, key, value)` records in order and waits until
     /// all are written.
     pub async fn produce(&self, topic: &str, records: Vec<(i32, Option<String>, Option<String>)>) {
+        let records = records.into_iter().map(|(p, k, v)| (p, k, v, Vec::new())).collect();
+        self.produce_with_headers(topic, records).await;
+    }
+
+    /// Produces `(partition, key, value, headers)` records in order and
+    /// waits until all are written.
+    pub async fn produce_with_headers(&self, topic: &str, records: Vec<Produced>) {
         let bootstrap = self.scope.env().kafka_bootstrap().to_owned();
         let topic = topic.to_owned();
         tokio::task::spawn_blocking(move || {
@@ -155,10 +178,17 @@ impl SinkWorld {
                 .set("enable.idempotence", "true")
                 .create()
                 .expect("producer");
-            for (partition, key, value) in &records {
+            for (partition, key, value, headers) in &records {
                 let mut record: BaseRecord<'_, str, str> = BaseRecord::to(&topic).partition(*partition);
                 if let Some(key) = key {
                     record = record.key(key.as_str());
+                }
+                if !headers.is_empty() {
+                    let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+                    for (key, value) in headers {
+                        owned = owned.insert(Header { key, value: Some(value.as_str()) });
+                    }
+                    record = record.headers(owned);
                 }
                 if let Some(value) = value {
                     record = record.payload(value.as_str());
@@ -239,6 +269,14 @@ impl SinkWorld {
         let got =
             s3.get_object().bucket(self.scope.env().s3_bucket()).key(key).send().await.expect("get object");
         got.body.collect().await.expect("read object").into_bytes().to_vec()
+    }
+
+    /// An object's user metadata.
+    pub async fn metadata(&self, key: &str) -> std::collections::HashMap<String, String> {
+        let s3 = self.scope.env().s3_client();
+        let head =
+            s3.head_object().bucket(self.scope.env().s3_bucket()).key(key).send().await.expect("head object");
+        head.metadata().cloned().unwrap_or_default()
     }
 
     /// The committed offset of the connector's group on each partition.

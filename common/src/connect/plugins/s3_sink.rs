@@ -473,12 +473,26 @@ pub static KEYS: &[K] = &[
         "Also write record headers, in their own objects.",
     )
     .default("false"),
-    K::new("keys.format.class", T::Class, I::Low, KEYS_HEADERS, "Format of key objects.")
-        .default(AVRO_FORMAT)
-        .check(Check::Custom(format_class)),
-    K::new("headers.format.class", T::Class, I::Low, KEYS_HEADERS, "Format of header objects.")
-        .default(AVRO_FORMAT)
-        .check(Check::Custom(format_class)),
+    K::new(
+        "keys.format.class",
+        T::Class,
+        I::Low,
+        KEYS_HEADERS,
+        "Format of key objects: JsonFormat, ParquetFormat or ByteArrayFormat (Hydrate cannot write the \
+         AvroFormat default, so set it with store.kafka.keys).",
+    )
+    .default(AVRO_FORMAT)
+    .check(Check::Custom(format_class)),
+    K::new(
+        "headers.format.class",
+        T::Class,
+        I::Low,
+        KEYS_HEADERS,
+        "Format of header objects: JsonFormat or ParquetFormat (Hydrate cannot write the AvroFormat \
+         default, so set it with store.kafka.headers).",
+    )
+    .default(AVRO_FORMAT)
+    .check(Check::Custom(format_class)),
     K::new(
         "table.name.format",
         T::String,
