@@ -242,6 +242,7 @@ pub fn error_stage(err: &SinkError) -> Option<Stage> {
     match err {
         SinkError::Kafka(_) => Some(Stage::Consume),
         SinkError::S3 { op, .. } if op.contains("checkpoint") => Some(Stage::Commit),
+        SinkError::Inconsistent(_) => Some(Stage::Commit),
         SinkError::S3 { .. } | SinkError::Exists(_) => Some(Stage::Upload),
         SinkError::Spool(_) => Some(Stage::Encode),
         SinkError::Record { stage, .. } => Some(record_stage(stage)),
