@@ -1,6 +1,7 @@
 //! Code shared by Hydrate's control plane and data-plane services.
 
 pub mod connect;
+pub mod kafka_props;
 pub mod metrics;
 pub mod offsets;
 pub mod record;

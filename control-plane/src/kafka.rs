@@ -1,11 +1,10 @@
 //! What the scheduler needs from Kafka: which topics exist, with how many
 //! partitions (to split sinks into topic-partitions).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use hydrate_kafka::{KafkaClients, KafkaConsumer};
+use rdkafka::consumer::Consumer;
 
 use crate::tasks::TopicPartitions;
 
@@ -18,19 +17,14 @@ pub trait TopicSource: Send + Sync {
 
 /// Topic metadata from a Kafka cluster.
 pub struct KafkaTopics {
-    consumer: std::sync::Arc<BaseConsumer>,
+    consumer: std::sync::Arc<KafkaConsumer>,
 }
 
 impl KafkaTopics {
-    /// A metadata client for `bootstrap` with extra client `properties`
-    /// (security settings, as in a Kafka Connect worker's properties).
-    pub fn new(bootstrap: &str, properties: &BTreeMap<String, String>) -> Result<KafkaTopics, String> {
-        let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", bootstrap);
-        for (key, value) in properties {
-            config.set(key, value);
-        }
-        let consumer: BaseConsumer = config.create().map_err(|e| format!("kafka client: {e}"))?;
+    /// A metadata client of `clients` (the worker properties' consumer settings).
+    pub fn new(clients: &KafkaClients) -> Result<KafkaTopics, String> {
+        let consumer: KafkaConsumer =
+            clients.consumer_config().create().map_err(|e| format!("kafka client: {e}"))?;
         Ok(KafkaTopics { consumer: std::sync::Arc::new(consumer) })
     }
 }

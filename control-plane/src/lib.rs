@@ -66,9 +66,13 @@ pub struct Config {
     /// Kafka bootstrap servers, to split sinks by topic-partition.
     #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
     pub kafka_bootstrap_servers: Option<String>,
-    /// Extra Kafka client properties (`security.protocol=SASL_SSL`, ...).
+    /// Kafka client properties as Kafka Connect worker properties
+    /// (`security.protocol=SASL_SSL`, `sasl.jaas.config=...`); repeatable.
     #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
     pub kafka_properties: Vec<String>,
+    /// A Kafka Connect worker-properties file with the Kafka client settings.
+    #[arg(long, env = "HYDRATE_KAFKA_PROPERTIES_FILE")]
+    pub kafka_properties_file: Option<PathBuf>,
     /// Serve /metrics, /healthz and /readyz on this address (off when unset).
     #[arg(long, env = "HYDRATE_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,

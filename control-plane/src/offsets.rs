@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use hydrate_common::offsets::{decode_source_key, encode_source_key, sink_group_id};
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use hydrate_kafka::{KafkaAdmin, KafkaClients, KafkaConsumer, KafkaProducer};
+use rdkafka::admin::AdminOptions;
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 
@@ -26,7 +25,7 @@ pub type Entry = (Value, Option<Value>);
 /// Reads and writes connector offsets in Kafka.
 #[derive(Clone)]
 pub struct OffsetStore {
-    config: ClientConfig,
+    clients: KafkaClients,
 }
 
 fn kafka(err: KafkaError) -> Error {
@@ -39,21 +38,17 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 impl OffsetStore {
-    /// Offsets in the cluster at `bootstrap`, with extra client properties.
-    pub fn new(bootstrap: &str, properties: &BTreeMap<String, String>) -> OffsetStore {
-        let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", bootstrap);
-        for (key, value) in properties {
-            config.set(key, value);
-        }
-        OffsetStore { config }
+    /// Offsets in the cluster of `clients`.
+    pub fn new(clients: KafkaClients) -> OffsetStore {
+        OffsetStore { clients }
     }
 
     /// The latest offset of every source partition of `connector` in `topic`.
     pub async fn source_offsets(&self, topic: &str, connector: &str) -> Result<Vec<(Value, Value)>> {
-        let (config, topic, connector) = (self.config.clone(), topic.to_owned(), connector.to_owned());
+        let (config, topic, connector) =
+            (self.clients.consumer_config(), topic.to_owned(), connector.to_owned());
         blocking(move || {
-            let consumer: BaseConsumer = config
+            let consumer: KafkaConsumer = config
                 .clone()
                 .set("group.id", "hydrate-control-plane-offsets")
                 .set("enable.auto.commit", "false")
@@ -130,9 +125,10 @@ impl OffsetStore {
         connector: &str,
         entries: Vec<Entry>,
     ) -> Result<()> {
-        let (config, topic, connector) = (self.config.clone(), topic.to_owned(), connector.to_owned());
+        let (config, topic, connector) =
+            (self.clients.producer_config(), topic.to_owned(), connector.to_owned());
         blocking(move || {
-            let producer: BaseProducer =
+            let producer: KafkaProducer =
                 config.clone().set("enable.idempotence", "true").create().map_err(kafka)?;
             for (partition, offset) in &entries {
                 let key = encode_source_key(&connector, partition);
@@ -155,9 +151,9 @@ impl OffsetStore {
         connector: &str,
         partitions: Vec<(String, i32)>,
     ) -> Result<Vec<(String, i32, i64)>> {
-        let (config, group) = (self.config.clone(), sink_group_id(connector));
+        let (config, group) = (self.clients.consumer_config(), sink_group_id(connector));
         blocking(move || {
-            let consumer: BaseConsumer = config.clone().set("group.id", &group).create().map_err(kafka)?;
+            let consumer: KafkaConsumer = config.clone().set("group.id", &group).create().map_err(kafka)?;
             let mut list = TopicPartitionList::new();
             for (topic, partition) in &partitions {
                 list.add_partition(topic, *partition);
@@ -191,9 +187,9 @@ impl OffsetStore {
 
     /// Commits sink offsets for the connector's group.
     pub async fn write_sink_offsets(&self, connector: &str, offsets: Vec<(String, i32, i64)>) -> Result<()> {
-        let (config, group) = (self.config.clone(), sink_group_id(connector));
+        let (config, group) = (self.clients.consumer_config(), sink_group_id(connector));
         blocking(move || {
-            let consumer: BaseConsumer = config.clone().set("group.id", &group).create().map_err(kafka)?;
+            let consumer: KafkaConsumer = config.clone().set("group.id", &group).create().map_err(kafka)?;
             let mut list = TopicPartitionList::new();
             for (topic, partition, offset) in &offsets {
                 list.add_partition_offset(topic, *partition, Offset::Offset(*offset)).map_err(kafka)?;
@@ -205,7 +201,8 @@ impl OffsetStore {
 
     /// Deletes the sink connector's consumer group and so all its offsets.
     pub async fn reset_sink(&self, connector: &str) -> Result<()> {
-        let admin: AdminClient<DefaultClientContext> = self.config.create().map_err(kafka)?;
+        let config = self.clients.admin_config();
+        let admin: KafkaAdmin = blocking(move || config.create().map_err(kafka)).await?;
         let group = sink_group_id(connector);
         let results = admin
             .delete_groups(&[group.as_str()], &AdminOptions::new().operation_timeout(Some(TIMEOUT)))

@@ -1,7 +1,6 @@
 //! The gRPC listener: the connector and worker services, health, reflection
 //! and gRPC-web with CORS; and the leader election beside it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,9 +60,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     let (topics, offsets): (Arc<dyn TopicSource>, _) = match &config.kafka_bootstrap_servers {
         Some(bootstrap) => {
-            let properties = parse_properties(&config.kafka_properties)?;
-            let topics = KafkaTopics::new(bootstrap, &properties).map_err(anyhow::Error::msg)?;
-            (Arc::new(topics), Some(OffsetStore::new(bootstrap, &properties)))
+            let worker = hydrate_common::kafka_props::load_worker_properties(
+                config.kafka_properties_file.as_deref(),
+                &config.kafka_properties,
+            )?;
+            let settings =
+                hydrate_common::kafka_props::KafkaSettings::from_worker_properties(&worker, Some(bootstrap))?;
+            let clients = hydrate_kafka::KafkaClients::new(settings).await?;
+            let topics = KafkaTopics::new(&clients).map_err(anyhow::Error::msg)?;
+            (Arc::new(topics), Some(OffsetStore::new(clients)))
         }
         None => (Arc::new(NoTopics), None),
     };
@@ -146,17 +151,6 @@ async fn connect_store(config: &Config, shutdown: &CancellationToken) -> anyhow:
             }
         }
     }
-}
-
-fn parse_properties(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    pairs
-        .iter()
-        .map(|pair| {
-            pair.split_once('=')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .with_context(|| format!("--kafka-property `{pair}` is not KEY=VALUE"))
-        })
-        .collect()
 }
 
 fn hostname() -> String {

@@ -1,13 +1,11 @@
 //! The sink service's own settings, by flag or environment (the connector
 //! settings come with each task from the control plane).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use hydrate_common::kafka_props::{self, KafkaPropsError, KafkaSettings};
 use hydrate_common::telemetry::LogFormat;
-
-use crate::kafka_props::{self, KafkaProperties};
 
 /// Command-line and environment configuration of a sink worker.
 #[derive(Debug, Clone, clap::Parser)]
@@ -70,27 +68,15 @@ impl Config {
         Ok(dir)
     }
 
-    /// The Kafka client properties: the file first, then each flag.
-    pub fn kafka_properties(&self) -> Result<KafkaProperties, String> {
-        let mut pairs = BTreeMap::new();
-        if let Some(path) = &self.kafka_properties_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read Kafka properties {}: {e}", path.display()))?;
-            pairs.extend(kafka_props::parse_properties_text(&text));
-        }
-        for pair in &self.kafka_properties {
-            let (key, value) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("--kafka-property `{}` is not KEY=VALUE", key_only(pair)))?;
-            pairs.insert(key.trim().to_owned(), value.trim().to_owned());
-        }
-        kafka_props::to_librdkafka(&self.kafka_bootstrap_servers, &pairs)
+    /// The Kafka settings: the file first, then each flag;
+    /// `--kafka-bootstrap-servers` wins over the file's `bootstrap.servers`.
+    pub fn kafka_settings(&self) -> Result<KafkaSettings, KafkaPropsError> {
+        let worker = kafka_props::load_worker_properties(
+            self.kafka_properties_file.as_deref(),
+            &self.kafka_properties,
+        )?;
+        KafkaSettings::from_worker_properties(&worker, Some(&self.kafka_bootstrap_servers))
     }
-}
-
-/// Never echo a value: it may be a password.
-fn key_only(pair: &str) -> &str {
-    pair.split(['=', ':']).next().unwrap_or("")
 }
 
 fn host_name() -> String {
@@ -132,7 +118,23 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_property_flag_does_not_echo_its_value() {
-        assert_eq!(key_only("sasl.password:hunter2"), "sasl.password");
+    fn kafka_flags_become_settings_and_a_bad_one_does_not_echo_its_value() {
+        use clap::Parser;
+        let config = |property: &str| {
+            Config::try_parse_from([
+                "hydrate-sink",
+                "--control-plane=http://127.0.0.1:1",
+                "--kafka-bootstrap-servers=k:9092",
+                "--kafka-property=security.protocol=SASL_SSL",
+                &format!("--kafka-property={property}"),
+            ])
+            .unwrap()
+        };
+        let settings = config("consumer.fetch.min.bytes=1").kafka_settings().unwrap();
+        assert_eq!(settings.consumer["bootstrap.servers"], "k:9092");
+        assert_eq!(settings.consumer["fetch.min.bytes"], "1");
+        assert_eq!(settings.producer["security.protocol"], "SASL_SSL");
+        let err = config("sasl.password:hunter2").kafka_settings().unwrap_err().to_string();
+        assert!(err.contains("sasl.password") && !err.contains("hunter2"), "{err}");
     }
 }

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use hydrate_kafka::{KafkaClientConfig, KafkaClients, KafkaConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
 
 use crate::error::{Result, SinkError};
-use crate::kafka_props::KafkaProperties;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -19,11 +19,8 @@ fn kafka(context: &str, err: impl std::fmt::Display) -> SinkError {
 }
 
 /// The client config of the consumer (common and `consumer.*` properties).
-pub fn consumer_config(props: &KafkaProperties, group: &str, client_id: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (k, v) in props.common.iter().chain(props.consumer.iter()) {
-        config.set(k, v);
-    }
+pub fn consumer_config(clients: &KafkaClients, group: &str, client_id: &str) -> KafkaClientConfig {
+    let mut config = clients.consumer_config();
     config
         .set("group.id", group)
         .set("client.id", client_id)
@@ -36,23 +33,20 @@ pub fn consumer_config(props: &KafkaProperties, group: &str, client_id: &str) ->
 }
 
 /// The client config of producers (common and `producer.*` properties).
-pub fn producer_config(props: &KafkaProperties) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (k, v) in props.common.iter().chain(props.producer.iter()) {
-        config.set(k, v);
-    }
-    config
+pub fn producer_config(clients: &KafkaClients) -> KafkaClientConfig {
+    clients.producer_config()
 }
 
-/// Creates the consumer (no IO yet).
-pub fn create(config: &ClientConfig) -> Result<Arc<BaseConsumer>> {
+/// Creates the consumer (no IO yet, but an MSK IAM token may need
+/// credentials: they are cached from the service's start).
+pub fn create(config: &KafkaClientConfig) -> Result<Arc<KafkaConsumer>> {
     config.create().map(Arc::new).map_err(|e| kafka("consumer", e))
 }
 
 /// Where partitions without a checkpoint start: the group's committed
 /// offset, else the earliest offset still in the log. Blocking.
 pub fn fallback_starts(
-    consumer: &BaseConsumer,
+    consumer: &KafkaConsumer,
     partitions: &[(String, i32)],
 ) -> Result<BTreeMap<(String, i32), i64>> {
     let mut list = TopicPartitionList::new();
@@ -75,7 +69,7 @@ pub fn fallback_starts(
 }
 
 /// Assigns exactly these partitions at these offsets.
-pub fn assign(consumer: &BaseConsumer, starts: &BTreeMap<(String, i32), i64>) -> Result<()> {
+pub fn assign(consumer: &KafkaConsumer, starts: &BTreeMap<(String, i32), i64>) -> Result<()> {
     let mut list = TopicPartitionList::new();
     for ((topic, partition), offset) in starts {
         list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
@@ -86,7 +80,7 @@ pub fn assign(consumer: &BaseConsumer, starts: &BTreeMap<(String, i32), i64>) ->
 
 /// Commits `offsets` (the checkpoints' resume offsets) to the group, for
 /// lag and the offsets API; the checkpoints are the truth.
-pub fn commit(consumer: &BaseConsumer, offsets: &BTreeMap<(String, i32), i64>) -> Result<()> {
+pub fn commit(consumer: &KafkaConsumer, offsets: &BTreeMap<(String, i32), i64>) -> Result<()> {
     if offsets.is_empty() {
         return Ok(());
     }

@@ -7,11 +7,10 @@
 use std::time::Duration;
 
 use hydrate_common::connect::DeadLetterQueue;
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use hydrate_kafka::{KafkaAdmin, KafkaClientConfig, KafkaProducer};
+use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::{Result, SinkError};
@@ -31,7 +30,7 @@ pub struct Failure {
 
 /// A producer into the connector's dead letter queue topic.
 pub struct Dlq {
-    producer: BaseProducer,
+    producer: KafkaProducer,
     topic: String,
     context_headers: bool,
     connector: String,
@@ -39,8 +38,8 @@ pub struct Dlq {
 }
 
 /// Creates the dead letter queue topic of `settings` unless it exists.
-pub async fn ensure_topic(config: &ClientConfig, settings: &DeadLetterQueue) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> =
+pub async fn ensure_topic(config: &KafkaClientConfig, settings: &DeadLetterQueue) -> Result<()> {
+    let admin: KafkaAdmin =
         config.create().map_err(|e| SinkError::Kafka(format!("dead letter queue admin client: {e}")))?;
     let topic =
         NewTopic::new(&settings.topic, 1, TopicReplication::Fixed(i32::from(settings.replication_factor)));
@@ -66,8 +65,13 @@ pub async fn ensure_topic(config: &ClientConfig, settings: &DeadLetterQueue) -> 
 
 impl Dlq {
     /// A producer for `settings` with the worker's client `config`.
-    pub fn new(config: &ClientConfig, settings: &DeadLetterQueue, connector: &str, task: u32) -> Result<Dlq> {
-        let producer: BaseProducer = config
+    pub fn new(
+        config: &KafkaClientConfig,
+        settings: &DeadLetterQueue,
+        connector: &str,
+        task: u32,
+    ) -> Result<Dlq> {
+        let producer: KafkaProducer = config
             .clone()
             .set("enable.idempotence", "true")
             .set("client.id", format!("hydrate-sink-dlq-{connector}-{task}"))

@@ -10,7 +10,6 @@ pub mod converter;
 pub mod dlq;
 pub mod error;
 pub mod format;
-pub mod kafka_props;
 pub mod memory;
 pub mod naming;
 pub mod partition;
@@ -38,7 +37,7 @@ pub use config::Config;
 /// Runs the sink service until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let worker_id = config.worker_id();
-    let kafka = config.kafka_properties().map_err(anyhow::Error::msg)?;
+    let kafka = hydrate_kafka::KafkaClients::new(config.kafka_settings()?).await?;
     let spool_root = config.spool_dir(&worker_id)?;
     // The metrics listener first, so a scrape sees the worker while it
     // registers (not ready until it holds a lease).

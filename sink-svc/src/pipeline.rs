@@ -10,7 +10,7 @@ use hydrate_common::connect::{ErrorHandling, ErrorTolerance, NullValueBehavior};
 use hydrate_common::metrics::Stage;
 use hydrate_common::record::transform::TransformChain;
 use hydrate_common::record::{Header, Record};
-use rdkafka::consumer::BaseConsumer;
+use hydrate_kafka::KafkaConsumer;
 use rdkafka::message::{Headers, Message};
 use tracing::Span;
 
@@ -41,7 +41,7 @@ pub struct StepStats {
 /// Everything a task's records pass through.
 pub struct Pipeline {
     /// The consumer, assigned to the task's partitions.
-    pub consumer: Arc<BaseConsumer>,
+    pub consumer: Arc<KafkaConsumer>,
     /// One writer per assigned partition.
     pub writers: HashMap<(String, i32), PartitionWriter>,
     /// Files and their names.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hydrate_common::telemetry::Readiness;
 use hydrate_common::worker::{LeaseSession, WorkerError, WorkerOptions};
+use hydrate_kafka::KafkaClients;
 use hydrate_proto::v1;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -16,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::error::SinkError;
-use crate::kafka_props::KafkaProperties;
 use crate::memory::MemoryBudget;
 use crate::segment::WriterFactory;
 use crate::task::{self, TaskContext};
@@ -32,7 +32,7 @@ type TaskKey = (String, u32);
 #[derive(Clone)]
 pub struct Shared {
     /// Kafka client settings.
-    pub kafka: KafkaProperties,
+    pub kafka: KafkaClients,
     /// Spool root.
     pub spool_root: PathBuf,
     /// Memory budget.

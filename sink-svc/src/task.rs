@@ -10,6 +10,7 @@ use hydrate_common::connect::{ConnectorConfig, S3SinkConfig, build_spec, secrets
 use hydrate_common::offsets::sink_group_id;
 use hydrate_common::record::transform::TransformChain;
 use hydrate_common::worker::{LeaseSession, WorkerError};
+use hydrate_kafka::KafkaClients;
 use hydrate_proto::v1;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -21,7 +22,6 @@ use crate::converter::Converter;
 use crate::dlq::Dlq;
 use crate::error::{Result, SinkError};
 use crate::format::{self, FormatOptions};
-use crate::kafka_props::KafkaProperties;
 use crate::memory::MemoryBudget;
 use crate::naming::Naming;
 use crate::partition;
@@ -51,7 +51,7 @@ pub struct TaskContext {
     /// Leased `topic-N` partitions.
     pub resources: Vec<String>,
     /// Kafka client settings of the worker.
-    pub kafka: KafkaProperties,
+    pub kafka: KafkaClients,
     /// The worker's spool directory.
     pub spool_root: PathBuf,
     /// The service-wide memory budget.

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use hydrate_common::metrics::{SinkTaskMetrics, Stage};
 use hydrate_common::record::Record;
 use hydrate_common::telemetry::propagation::{self, ROW_TIME_HEADER, TRACEPARENT};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use hydrate_kafka::KafkaConsumer;
+use rdkafka::consumer::Consumer;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::Span;
@@ -194,7 +195,11 @@ impl PipelineTelemetry {
     /// [`LAG_EVERY`], each partition's lag: its end offset (the last stable
     /// one, for read_committed; one request per broker) minus the
     /// consumer's position. Blocks for up to a second.
-    pub fn set_gauges(&mut self, consumer: &BaseConsumer, writers: &HashMap<(String, i32), PartitionWriter>) {
+    pub fn set_gauges(
+        &mut self,
+        consumer: &KafkaConsumer,
+        writers: &HashMap<(String, i32), PartitionWriter>,
+    ) {
         let (open, buffered) =
             writers.values().fold((0, 0), |(o, b), w| (o + w.open_files(), b + w.pending_bytes()));
         self.metrics.set_open_files(open);

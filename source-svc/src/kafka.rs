@@ -7,37 +7,30 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use hydrate_common::offsets::decode_source_key;
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use hydrate_kafka::{KafkaAdmin, KafkaClients, KafkaConsumer, KafkaThreadedProducer};
+use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 
 use crate::error::{Result, SourceError};
-use crate::kafka_props::KafkaSettings;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest a transaction may stay open: a timestamp poll commits only where
 /// the timestamp changes, so one transaction may hold many rows.
 const TRANSACTION_TIMEOUT_MS: &str = "900000";
 
-/// Client config for `settings` (bootstrap included).
-pub fn client_config(bootstrap: &str, settings: &KafkaSettings) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", bootstrap);
-    for (key, value) in &settings.properties {
-        config.set(key, value);
-    }
-    config
+/// The worker's Kafka clients, for the cluster at `bootstrap`.
+pub fn client_config(bootstrap: &str, clients: &KafkaClients) -> KafkaClients {
+    clients.with_bootstrap(bootstrap)
 }
 
 /// A transactional producer.
 pub struct TxProducer {
-    producer: ThreadedProducer<DefaultProducerContext>,
+    producer: KafkaThreadedProducer,
     known_topics: HashSet<String>,
     in_transaction: bool,
 }
@@ -45,7 +38,8 @@ pub struct TxProducer {
 impl TxProducer {
     /// Creates the producer and fences any earlier owner of `transactional_id`
     /// (its open transaction is aborted).
-    pub fn new(mut config: ClientConfig, transactional_id: &str) -> Result<Self> {
+    pub fn new(clients: KafkaClients, transactional_id: &str) -> Result<Self> {
+        let mut config = clients.producer_config();
         config
             .set("transactional.id", transactional_id)
             .set("enable.idempotence", "true")
@@ -53,7 +47,7 @@ impl TxProducer {
             .set("linger.ms", "5")
             .set("queue.buffering.max.kbytes", "65536")
             .set("queue.buffering.max.messages", "200000");
-        let producer: ThreadedProducer<DefaultProducerContext> =
+        let producer: KafkaThreadedProducer =
             config.create().map_err(|e| SourceError::kafka("create producer", e))?;
         producer.init_transactions(TIMEOUT).map_err(|e| SourceError::kafka("init transactions", e))?;
         Ok(Self { producer, known_topics: HashSet::new(), in_transaction: false })
@@ -180,9 +174,13 @@ impl TxProducer {
 }
 
 /// Creates the compacted offsets topic unless it exists.
-pub async fn ensure_offsets_topic(config: &ClientConfig, topic: &str) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> =
-        config.create().map_err(|e| SourceError::kafka("create admin client", e))?;
+pub async fn ensure_offsets_topic(clients: &KafkaClients, topic: &str) -> Result<()> {
+    // Creating it may fetch MSK IAM credentials: not on the runtime.
+    let config = clients.admin_config();
+    let admin: KafkaAdmin = tokio::task::spawn_blocking(move || config.create())
+        .await
+        .map_err(|e| SourceError::Kafka { message: format!("admin client set-up: {e}"), retryable: true })?
+        .map_err(|e| SourceError::kafka("create admin client", e))?;
     let new = NewTopic::new(topic, 1, TopicReplication::Fixed(-1)).set("cleanup.policy", "compact");
     let results = admin
         .create_topics(&[new], &AdminOptions::new().operation_timeout(Some(TIMEOUT)))
@@ -204,9 +202,9 @@ pub async fn ensure_offsets_topic(config: &ClientConfig, topic: &str) -> Result<
 
 /// The latest committed offset of each source partition of `connector` in
 /// `topic` (read_committed), keyed by the partition's JSON text.
-pub fn read_offsets(config: &ClientConfig, topic: &str, connector: &str) -> Result<BTreeMap<String, Value>> {
-    let consumer: BaseConsumer = config
-        .clone()
+pub fn read_offsets(clients: &KafkaClients, topic: &str, connector: &str) -> Result<BTreeMap<String, Value>> {
+    let consumer: KafkaConsumer = clients
+        .consumer_config()
         .set("group.id", format!("hydrate-source-offsets-{connector}"))
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")

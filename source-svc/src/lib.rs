@@ -6,7 +6,6 @@
 
 mod error;
 mod kafka;
-pub mod kafka_props;
 mod layout;
 mod numeric;
 pub mod offset;
@@ -19,11 +18,11 @@ mod task;
 pub mod types;
 mod writer;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use hydrate_common::kafka_props::{self, KafkaSettings};
 use hydrate_common::telemetry::LogFormat;
 use hydrate_common::worker::WorkerOptions;
 use hydrate_proto::v1;
@@ -66,24 +65,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// The Kafka settings: the file first, then `--kafka-property` pairs.
-    pub fn kafka_settings(&self) -> anyhow::Result<kafka_props::KafkaSettings> {
-        let mut worker: BTreeMap<String, String> = BTreeMap::new();
-        if let Some(path) = &self.kafka_properties_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the Kafka properties file {}", path.display()))?;
-            worker.extend(kafka_props::parse_properties(&text));
-        }
-        for pair in &self.kafka_properties {
-            let (key, value) = pair.split_once('=').with_context(|| {
-                format!(
-                    "--kafka-property must be KEY=VALUE (got a value without '=' for {})",
-                    pair.split(':').next().unwrap_or("")
-                )
-            })?;
-            worker.insert(key.trim().to_owned(), value.trim().to_owned());
-        }
-        kafka_props::translate(&worker).map_err(|e| anyhow::anyhow!("kafka properties: {e}"))
+    /// The Kafka settings: the file first, then `--kafka-property` pairs;
+    /// `--kafka-bootstrap-servers` wins over the file's `bootstrap.servers`.
+    pub fn kafka_settings(&self) -> Result<KafkaSettings, kafka_props::KafkaPropsError> {
+        let worker = kafka_props::load_worker_properties(
+            self.kafka_properties_file.as_deref(),
+            &self.kafka_properties,
+        )?;
+        KafkaSettings::from_worker_properties(&worker, Some(&self.kafka_bootstrap_servers))
     }
 }
 
@@ -101,7 +90,7 @@ fn default_worker_id() -> String {
 
 /// Runs the service until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let settings = config.kafka_settings()?;
+    let settings = hydrate_kafka::KafkaClients::new(config.kafka_settings()?).await?;
     // The metrics listener first, so a scrape sees the worker while it
     // registers (not ready until it holds a lease).
     hydrate_common::metrics::set_build_info("source");

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use hydrate_common::telemetry::Readiness;
 use hydrate_common::worker::{LeaseSession, WorkerError, WorkerOptions};
+use hydrate_kafka::KafkaClients;
 use hydrate_proto::v1;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::kafka_props::KafkaSettings;
 use crate::task::{self, Report, Snapshots, TaskContext};
 
 /// How often every state is reported even when unchanged.
@@ -26,7 +26,7 @@ pub struct KafkaRuntime {
     /// Bootstrap servers.
     pub bootstrap: String,
     /// Client settings.
-    pub settings: KafkaSettings,
+    pub settings: KafkaClients,
 }
 
 struct Running {

@@ -12,6 +12,7 @@ use hydrate_common::metrics::{self, SourceTaskMetrics};
 use hydrate_common::offsets::source_offsets_topic;
 use hydrate_common::record::JsonConverter;
 use hydrate_common::record::transform::TransformChain;
+use hydrate_kafka::KafkaClients;
 use hydrate_proto::v1;
 use serde_json::Value;
 use futures_util::StreamExt;
@@ -23,7 +24,6 @@ use tracing::Instrument;
 
 use crate::error::{Result, SourceError};
 use crate::kafka::{self, TxProducer};
-use crate::kafka_props::KafkaSettings;
 use crate::offset::{query_partition, table_partition};
 use crate::pg;
 use crate::querier::{Progress, Querier};
@@ -54,7 +54,7 @@ pub struct TaskContext {
     /// Kafka bootstrap servers.
     pub bootstrap: String,
     /// Kafka client settings.
-    pub kafka: KafkaSettings,
+    pub kafka: KafkaClients,
     /// Fires when the task must stop (removed, moved, lease lost).
     pub cancel: CancellationToken,
     /// Where the state goes.

@@ -114,6 +114,7 @@ impl TestControlPlaneBuilder<'_> {
             replica_id: Some(format!("{}-cp", scope.id())),
             kafka_bootstrap_servers: Some(env.kafka_bootstrap().to_owned()),
             kafka_properties: Vec::new(),
+            kafka_properties_file: None,
             log_format: Default::default(),
             metrics_listen: metrics_addr,
         };

@@ -6,6 +6,7 @@ mod control_plane_edges;
 mod control_plane_ha;
 mod offsets;
 mod sink_format;
+mod sink_kafka_security;
 mod sink_keys;
 mod sink_lake;
 mod sink_lease;

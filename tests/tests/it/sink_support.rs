@@ -62,11 +62,18 @@ pub struct SinkWorld {
     worker_id: String,
     spool: PathBuf,
     starts: u32,
+    /// Environment of the sink worker over the defaults (e.g. Kafka security).
+    sink_env: Vec<(&'static str, String)>,
 }
 
 impl SinkWorld {
     /// A control plane with `ttl` second leases, and a running sink worker.
     pub async fn start(name: &str, ttl: i64) -> SinkWorld {
+        SinkWorld::start_with(name, ttl, Vec::new()).await
+    }
+
+    /// As [`SinkWorld::start`], the sink worker with `sink_env` over its defaults.
+    pub async fn start_with(name: &str, ttl: i64, sink_env: Vec<(&'static str, String)>) -> SinkWorld {
         let scope = TestScope::new(name);
         let cp = TestControlPlane::start(&scope, ttl).await;
         let admin = cp.admin();
@@ -79,6 +86,7 @@ impl SinkWorld {
             sink: None,
             spool,
             starts: 0,
+            sink_env,
         };
         world.start_sink();
         world
@@ -87,7 +95,7 @@ impl SinkWorld {
     /// Starts the sink worker (again), with the same worker id.
     pub fn start_sink(&mut self) {
         let env = self.scope.env();
-        let vars = [
+        let mut vars = vec![
             ("HYDRATE_ENDPOINT", self.cp.endpoint.clone()),
             ("HYDRATE_WORKER_TOKEN", WORKER_TOKEN.to_owned()),
             ("HYDRATE_WORKER_ID", self.worker_id.clone()),
@@ -99,6 +107,10 @@ impl SinkWorld {
             ("AWS_REGION", env.var("AWS_REGION").to_owned()),
             ("RUST_LOG", "info,hydrate_sink=info".to_owned()),
         ];
+        for (key, value) in &self.sink_env {
+            vars.retain(|(k, _)| k != key);
+            vars.push((key, value.clone()));
+        }
         self.starts += 1;
         let name = format!("{}-sink-{}", self.scope.id(), self.starts);
         self.sink = Some(Process::start(&name, workspace_bin("hydrate-sink"), &[], &vars));
