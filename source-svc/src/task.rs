@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use hydrate_common::connect::secrets::{SystemResolver, resolve_references};
 use hydrate_common::connect::{ConnectorConfig, JdbcSourceConfig, RowSource, build_spec};
 use hydrate_common::metrics::{self, SourceTaskMetrics};
@@ -15,8 +17,6 @@ use hydrate_common::record::transform::TransformChain;
 use hydrate_kafka::KafkaClients;
 use hydrate_proto::v1;
 use serde_json::Value;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -110,7 +110,10 @@ async fn run_with_retries(ctx: &TaskContext, metrics: &SourceTaskMetrics) -> Res
             metrics.error(stage);
         }
         let error = match result {
-            Err(err) if err.is_retryable() && failures.load(Ordering::Relaxed) < source.connection_attempts.max(1) => {
+            Err(err)
+                if err.is_retryable()
+                    && failures.load(Ordering::Relaxed) < source.connection_attempts.max(1) =>
+            {
                 err
             }
             other => return other,
@@ -149,9 +152,9 @@ async fn run_once(
     let fencing = (0..LANES).map(|lane| {
         let (config, id) = (client_config.clone(), transactional_id(&ctx.connector, ctx.task, lane));
         async move {
-            tokio::task::spawn_blocking(move || TxProducer::new(config, &id))
-                .await
-                .map_err(|e| SourceError::Kafka { message: format!("producer set-up: {e}"), retryable: true })?
+            tokio::task::spawn_blocking(move || TxProducer::new(config, &id)).await.map_err(|e| {
+                SourceError::Kafka { message: format!("producer set-up: {e}"), retryable: true }
+            })?
         }
     });
     let mut producers: Vec<Option<TxProducer>> =
@@ -192,10 +195,11 @@ async fn run_once(
                 }
                 known.push(relation);
                 if lane == lanes.len() {
-                    let producer = producers.get_mut(lane).and_then(Option::take).ok_or_else(|| SourceError::Kafka {
-                        message: format!("lane {lane} has no producer"),
-                        retryable: false,
-                    })?;
+                    let producer =
+                        producers.get_mut(lane).and_then(Option::take).ok_or_else(|| SourceError::Kafka {
+                            message: format!("lane {lane} has no producer"),
+                            retryable: false,
+                        })?;
                     let writer = Writer::new(
                         producer,
                         converters(spec),
