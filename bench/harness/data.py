@@ -54,7 +54,7 @@ def ensure_bench_rows(stack, rows):
 
 def table_stats(stack, table):
     out = stack.psql(
-        f"SELECT count(*), (extract(epoch FROM max(last_update)) * 1000)::bigint,"
+        f"SELECT count(*), floor(extract(epoch FROM max(last_update)) * 1000)::bigint,"
         f" pg_table_size('public.{table}') FROM public.{table}")
     count, max_ms, size = out.split("|")
     return int(count), int(max_ms), int(size)

@@ -33,6 +33,8 @@ def main():
     ap.add_argument("--only", type=parse_parts, help=f"comma-separated parts: {', '.join(PARTS)}, peers")
     ap.add_argument("--skip", type=parse_parts, default=[], help="parts to leave out")
     ap.add_argument("--freshness-seconds", type=int, default=60)
+    ap.add_argument("--peer-rows", type=int, default=1_000_000,
+                    help="rows the peers are timed over when the table is larger (default 1M)")
     ap.add_argument("--out", default=None, help="JSON report path (default bench/results/latest.json)")
     ap.add_argument("--env-file", required=True)
     ap.add_argument("--bin-dir", required=True)
@@ -45,7 +47,8 @@ def main():
     parts = [p for p in (args.only or PARTS) if p not in args.skip]
     run_id = time.strftime("%m%d%H%M%S")
     work = Path(args.cache) / "bench-runs" / run_id
-    report = Report({"rows": rows, "parts": parts, "freshness_seconds": args.freshness_seconds, "run": run_id})
+    report = Report({"rows": rows, "parts": parts, "freshness_seconds": args.freshness_seconds,
+                     "peer_rows": args.peer_rows, "run": run_id})
     stack = Stack(load_env(args.env_file), args.bin_dir, work, run_id)
     log(f"run {run_id}: parts {', '.join(parts)}, {rows:,} rows; logs in {work}")
     failed = []
@@ -60,14 +63,23 @@ def main():
             "sink": runs.sink,
             "freshness": lambda: runs.freshness(args.freshness_seconds),
             "e2e": runs.end_to_end,
-            "debezium": lambda: peers.debezium(stack, report, Path(args.root), Path(args.cache)),
-            "dlt": lambda: peers.dlt(stack, report, Path(args.root), Path(args.cache)),
+            "debezium": lambda: peers.debezium(stack, report, Path(args.root), Path(args.cache), args.peer_rows),
+            "dlt": lambda: peers.dlt(stack, report, Path(args.root), Path(args.cache), args.peer_rows),
         }
+        # The produce limit runs once the snapshot's topic has served the
+        # sink runs (see Runs.produce_limit).
+        if "snapshot" in parts:
+            at = parts.index("sink") + 1 if "sink" in parts else parts.index("snapshot") + 1
+            parts.insert(at, "produce-limit")
+            steps["produce-limit"] = runs.produce_limit
         for part in parts:
+            if part == "produce-limit" and "snapshot" in failed:
+                continue
             try:
                 steps[part]()
             except Exception as err:  # noqa: BLE001 - report it, go on with the next part
                 traceback.print_exc()
+                stack.stop_workers()
                 failed.append(part)
                 report.info.setdefault("failed", {})[part] = str(err)[-2000:]
         peers.compare(report)

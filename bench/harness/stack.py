@@ -111,6 +111,12 @@ class Stack:
             proc.kill()
             proc.wait()
 
+    def stop_workers(self):
+        """Everything but the control plane (after a part failed half-way)."""
+        for name in list(self.procs):
+            if name != "control-plane":
+                self.stop(name)
+
     def stop_all(self):
         for name in list(self.procs):
             self.stop(name)

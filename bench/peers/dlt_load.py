@@ -15,7 +15,7 @@ def main():
     table = sql_table(
         credentials=os.environ["BENCH_PG_URL"],
         schema="public",
-        table="bench_rows",
+        table=os.environ.get("BENCH_TABLE", "bench_rows"),
         backend="pyarrow",
         incremental=dlt.sources.incremental("last_update"),
     )
@@ -28,7 +28,7 @@ def main():
     started = time.time()
     info = pipeline.run(table, loader_file_format="parquet")
     seconds = time.time() - started
-    rows = pipeline.last_trace.last_normalize_info.row_counts.get("bench_rows")
+    rows = pipeline.last_trace.last_normalize_info.row_counts.get(os.environ.get("BENCH_TABLE", "bench_rows"))
     print(json.dumps({"seconds": seconds, "rows": rows, "dlt": dlt.__version__,
                       "loads": len(info.loads_ids)}))
 

@@ -27,11 +27,10 @@ pub struct ProduceArgs {
     /// Records to produce.
     #[arg(long)]
     count: u64,
-    /// Where the pre-encoded values come from (the first `sample` records).
+    /// Where the pre-encoded values come from: one value a line, as
+    /// `topic-stats --save-sample` wrote them (records of the topic to mirror).
     #[arg(long)]
-    sample_topic: String,
-    #[arg(long, default_value_t = 2000)]
-    sample: usize,
+    sample_file: std::path::PathBuf,
     /// Commit a transaction this often, as the source does (its
     /// `MIN_TRANSACTION`); 0 for no transactions at all.
     #[arg(long, default_value_t = 200)]
@@ -96,6 +95,9 @@ pub struct TopicStatsArgs {
     topic: String,
     #[arg(long, default_value_t = 2000)]
     sample: usize,
+    /// Writes the sampled values here, one a line (JSON values have no raw newlines).
+    #[arg(long)]
+    save_sample: Option<std::path::PathBuf>,
 }
 
 fn consumer(bootstrap: &str, group: &str, committed_only: bool) -> anyhow::Result<BaseConsumer> {
@@ -162,6 +164,17 @@ pub fn topic_stats(args: &TopicStatsArgs) -> anyhow::Result<Value> {
     let values = sample_values(&args.bootstrap, &args.topic, args.sample)?;
     let total: usize = values.iter().map(Vec::len).sum();
     let first: Value = serde_json::from_slice(&values[0]).unwrap_or(Value::Null);
+    if let Some(path) = &args.save_sample {
+        let mut text = Vec::with_capacity(total + values.len());
+        for value in &values {
+            if value.contains(&b'\n') {
+                bail!("a value holds a newline: it cannot be saved one a line");
+            }
+            text.extend_from_slice(value);
+            text.push(b'\n');
+        }
+        std::fs::write(path, text).context("save the sample")?;
+    }
     Ok(json!({
         "sampled": values.len(),
         "avg_value_bytes": total as f64 / values.len() as f64,
@@ -172,7 +185,11 @@ pub fn topic_stats(args: &TopicStatsArgs) -> anyhow::Result<Value> {
 /// The source service's producer (`source-svc/src/kafka.rs`): idempotent,
 /// transactional, linger 5 ms, a 64 MiB / 200k-record queue, no compression.
 pub fn produce(args: &ProduceArgs) -> anyhow::Result<Value> {
-    let values = sample_values(&args.bootstrap, &args.sample_topic, args.sample)?;
+    let text = std::fs::read(&args.sample_file).context("read the sample file")?;
+    let values: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|v| !v.is_empty()).collect();
+    if values.is_empty() {
+        bail!("the sample file is empty");
+    }
     let transactional = args.commit_ms > 0;
     let mut config = ClientConfig::new();
     config
@@ -201,7 +218,7 @@ pub fn produce(args: &ProduceArgs) -> anyhow::Result<Value> {
     for i in 0..args.count {
         let value = &values[(i % values.len() as u64) as usize];
         bytes += value.len() as u64;
-        let mut record = BaseRecord::<(), [u8]>::to(&args.topic).payload(value.as_slice());
+        let mut record = BaseRecord::<(), [u8]>::to(&args.topic).payload(*value);
         loop {
             match producer.send(record) {
                 Ok(()) => break,

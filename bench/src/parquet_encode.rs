@@ -151,11 +151,11 @@ fn arrow_schema(connect: &Value) -> anyhow::Result<(SchemaRef, Vec<String>)> {
                 DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
             }
             ("bytes", "org.apache.kafka.connect.data.Decimal") => {
-                let param = |k: &str| {
+                let param = |k: &str| -> Option<i64> {
                     f.get("parameters").and_then(|p| p.get(k)).and_then(Value::as_str).and_then(|s| s.parse().ok())
                 };
-                let scale: i8 = param("scale").unwrap_or(0);
-                let precision: u8 = param("connect.decimal.precision").unwrap_or(38);
+                let scale = param("scale").unwrap_or(0) as i8;
+                let precision = param("connect.decimal.precision").unwrap_or(38) as u8;
                 DataType::Decimal128(precision, scale)
             }
             ("int8", _) => DataType::Int8,

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use futures::StreamExt;
+use tokio_stream::StreamExt;
 use serde_json::{Value, json};
 use tokio_postgres::NoTls;
 
@@ -24,7 +24,7 @@ pub async fn copy_out(url: &str, relation: &str) -> anyhow::Result<Value> {
     let client = connect(url).await?;
     let started = Instant::now();
     let stream = client.copy_out(&format!("COPY {relation} TO STDOUT")).await.context("COPY TO STDOUT")?;
-    futures::pin_mut!(stream);
+    let mut stream = std::pin::pin!(stream);
     let (mut rows, mut bytes) = (0u64, 0u64);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.context("COPY data")?;
