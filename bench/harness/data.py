@@ -27,11 +27,11 @@ SELECT g,
        g % 1000,
        (g % 50) + 1,
        ((g * 7717) % 10000000) / 100.0,
-       (ARRAY['new','paid','shipped','delivered','returned'])[(g % 5) + 1],
-       md5(g::text) || ' ' || substr(md5((g * 3)::text), 1, (g % 24) + 8) || ' order line',
+       (ARRAY['new','paid','shipped','delivered','returned'])[(g % 5)::int + 1],
+       md5(g::text) || ' ' || substr(md5((g * 3)::text), 1, (g % 24)::int + 8) || ' order line',
        timestamp '2020-01-01' + g * interval '1 second',
        timestamptz '2021-01-01 00:00:00+00' + g * interval '1 millisecond'
-FROM generate_series(1, {rows}) AS g"""
+FROM generate_series(1::bigint, {rows}) AS g"""
 
 
 def ensure_bench_rows(stack, rows):
@@ -67,6 +67,6 @@ def reset_fresh_rows(stack, rows=10000):
       note text NOT NULL, last_update timestamptz NOT NULL)""")
     stack.psql(f"""INSERT INTO public.fresh_rows
       SELECT g, 0, (g % 100000) / 100.0, md5(g::text), now() - interval '1 hour'
-      FROM generate_series(1, {rows}) AS g""")
+      FROM generate_series(1::bigint, {rows}) AS g""")
     stack.psql("CREATE INDEX fresh_rows_last_update ON public.fresh_rows (last_update)")
     stack.psql("VACUUM ANALYZE public.fresh_rows")

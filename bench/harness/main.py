@@ -41,6 +41,8 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("--cache", required=True)
     ap.add_argument("--note", default="", help="a note stored in the JSON report")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the figures of parts not run now from the existing report")
     args = ap.parse_args()
 
     rows = max(1000, args.rows - args.rows % 1000)
@@ -88,7 +90,7 @@ def main():
         if "runs" in locals():
             stack.delete_topics(*runs.topics)
     out = Path(args.out) if args.out else Path(args.root) / "bench" / "results" / "latest.json"
-    report.write(out, args.note)
+    report.write(out, args.note, merge=args.merge)
     print()
     print(report.table())
     print()

@@ -129,7 +129,10 @@ class Runs:
                                                          **{"flush.size": flush}))
         fields = self.sink_run("fields1000", s.sink_config(
             self.topic, f"{self.run}/fields1000", "parquet", **{
-                "flush.size": consume["rows"] // 1000,
+                # flush.size counts the records of the Kafka partition, all
+                # field partitions together (as Kafka Connect): the whole topic
+                # keeps all 1,000 files open until the last record.
+                "flush.size": consume["rows"],
                 "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
                 "partition.field.name": "bucket",
             }))

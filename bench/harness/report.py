@@ -32,6 +32,20 @@ class Report:
             "note": note,
         })
 
+    def merge(self, previous):
+        """Takes the previous report's figures and raw results of the parts
+        this run did not redo (a part rerun alone after it failed)."""
+        redone = {f["part"] for f in self.figures}
+        kept = [f for f in previous.get("figures", []) if f["part"] not in redone]
+        self.figures = kept + self.figures
+        for key, value in previous.get("raw", {}).items():
+            self.raw.setdefault(key, value)
+        for key, value in previous.get("info", {}).items():
+            if key != "failed":
+                self.info.setdefault(key, value)
+        self.info["merged_from"] = {"generated_at": previous.get("generated_at"),
+                                    "options": previous.get("options"), "note": previous.get("note")}
+
     def machine(self):
         mem = ""
         try:
@@ -52,7 +66,10 @@ class Report:
         return {"host": platform.node(), "cpus": os.cpu_count(), "cpu": cpu, "memory": mem,
                 "kernel": platform.release(), "load_average_at_end": [round(x, 2) for x in load]}
 
-    def write(self, path, note):
+    def write(self, path, note, merge=False):
+        path = Path(path)
+        if merge and path.exists():
+            self.merge(json.loads(path.read_text()))
         doc = {
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "duration_s": round(time.time() - self.started, 1),
@@ -63,7 +80,6 @@ class Report:
             "info": self.info,
             "raw": self.raw,
         }
-        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=2) + "\n")
 

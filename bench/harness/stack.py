@@ -178,7 +178,7 @@ class Stack:
     def apply(self, name, config):
         path = self.work / f"{name}.json"
         path.write_text(json.dumps(config, indent=2))
-        self.ctl("apply", "-f", str(path))
+        self.ctl("apply", "-f", str(path), "--name", name)
 
     def delete(self, name):
         self.ctl("delete", name, check=False)

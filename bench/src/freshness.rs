@@ -97,8 +97,18 @@ pub async fn run(args: FreshnessArgs) -> anyhow::Result<Value> {
             if key.contains("/_hydrate/") || !objects.insert(key.clone()) {
                 continue;
             }
-            for row in read_rows(&s3, &args.bucket, &key).await? {
-                seen.entry(row).or_insert(listed_at);
+            // A key the store lists before it can serve it (an upload
+            // completing) is read again at the next listing, whose time counts.
+            match read_rows(&s3, &args.bucket, &key).await {
+                Ok(rows) => {
+                    for row in rows {
+                        seen.entry(row).or_insert(listed_at);
+                    }
+                }
+                Err(err) => {
+                    eprintln!("{key}: {err:#}; retried at the next listing");
+                    objects.remove(&key);
+                }
             }
         }
         if !writing.load(std::sync::atomic::Ordering::SeqCst) {
