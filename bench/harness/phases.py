@@ -237,15 +237,17 @@ class Runs:
         self.wait_source(src, max_ms)
         self.wait_group(sink, topic)
         log(f"freshness: initial rows in the lake; {seconds} s of updates")
-        result = s.tool("freshness", "--table", "public.fresh_rows", "--rows", "10000",
-                        "--seconds", str(seconds), "--bucket", BUCKET, "--prefix", topics_dir + "/")
-        result["source_rss_peak_mib"] = rss_peak_mib(src_proc.pid)
-        result["sink_rss_peak_mib"] = rss_peak_mib(sink_proc.pid)
-        s.delete(src)
-        s.delete(sink)
-        s.stop("source-fresh")
-        s.stop("sink-fresh")
-        s.delete_prefix(topics_dir + "/")
+        try:
+            result = s.tool("freshness", "--table", "public.fresh_rows", "--rows", "10000",
+                            "--seconds", str(seconds), "--bucket", BUCKET, "--prefix", topics_dir + "/")
+            result["source_rss_peak_mib"] = rss_peak_mib(src_proc.pid)
+            result["sink_rss_peak_mib"] = rss_peak_mib(sink_proc.pid)
+        finally:
+            s.delete(src)
+            s.delete(sink)
+            s.stop("source-fresh")
+            s.stop("sink-fresh")
+            s.delete_prefix(topics_dir + "/")
         r.raw["freshness"] = result
         r.figure("freshness", "commit -> listable in S3, p50", result["p50_s"], "s")
         r.figure("freshness", "commit -> listable in S3, p99", result["p99_s"], "s",
