@@ -1,0 +1,104 @@
+"""Hydrate's benchmarks: run by scripts/bench (which builds the release
+binaries first). Prints a table and writes bench/results/latest.json."""
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import data
+import peers
+from phases import Runs
+from report import Report
+from stack import Stack, load_env, log
+
+PARTS = ["snapshot", "sink", "freshness", "e2e", "debezium", "dlt"]
+GROUPS = {"peers": ["debezium", "dlt"], "all": PARTS}
+
+
+def parse_parts(text):
+    parts = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        for p in GROUPS.get(item, [item]):
+            if p not in PARTS:
+                raise argparse.ArgumentTypeError(f"unknown part {p} (parts: {', '.join(PARTS)}, peers, all)")
+            parts.append(p)
+    return parts
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
+    ap.add_argument("--rows", type=int, default=10_000_000, help="rows of the generated table (default 10M)")
+    ap.add_argument("--only", type=parse_parts, help=f"comma-separated parts: {', '.join(PARTS)}, peers")
+    ap.add_argument("--skip", type=parse_parts, default=[], help="parts to leave out")
+    ap.add_argument("--freshness-seconds", type=int, default=60)
+    ap.add_argument("--peer-rows", type=int, default=1_000_000,
+                    help="rows the peers are timed over when the table is larger (default 1M)")
+    ap.add_argument("--out", default=None, help="JSON report path (default bench/results/latest.json)")
+    ap.add_argument("--env-file", required=True)
+    ap.add_argument("--bin-dir", required=True)
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--note", default="", help="a note stored in the JSON report")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the figures of parts not run now from the existing report")
+    args = ap.parse_args()
+
+    rows = max(1000, args.rows - args.rows % 1000)
+    parts = [p for p in (args.only or PARTS) if p not in args.skip]
+    run_id = time.strftime("%m%d%H%M%S")
+    work = Path(args.cache) / "bench-runs" / run_id
+    report = Report({"rows": rows, "parts": parts, "freshness_seconds": args.freshness_seconds,
+                     "peer_rows": args.peer_rows, "run": run_id})
+    stack = Stack(load_env(args.env_file), args.bin_dir, work, run_id)
+    log(f"run {run_id}: parts {', '.join(parts)}, {rows:,} rows; logs in {work}")
+    failed = []
+    try:
+        stack.ensure_database()
+        stack.ensure_bucket()
+        data.ensure_bench_rows(stack, rows)
+        stack.start_control_plane()
+        runs = Runs(stack, report, rows)
+        steps = {
+            "snapshot": runs.snapshot,
+            "sink": runs.sink,
+            "freshness": lambda: runs.freshness(args.freshness_seconds),
+            "e2e": runs.end_to_end,
+            "debezium": lambda: peers.debezium(stack, report, Path(args.root), Path(args.cache), args.peer_rows),
+            "dlt": lambda: peers.dlt(stack, report, Path(args.root), Path(args.cache), args.peer_rows),
+        }
+        # The produce limit runs once the snapshot's topic has served the
+        # sink runs (see Runs.produce_limit).
+        if "snapshot" in parts:
+            at = parts.index("sink") + 1 if "sink" in parts else parts.index("snapshot") + 1
+            parts.insert(at, "produce-limit")
+            steps["produce-limit"] = runs.produce_limit
+        for part in parts:
+            if part == "produce-limit" and "snapshot" in failed:
+                continue
+            try:
+                steps[part]()
+            except Exception as err:  # noqa: BLE001 - report it, go on with the next part
+                traceback.print_exc()
+                stack.stop_workers()
+                failed.append(part)
+                report.info.setdefault("failed", {})[part] = str(err)[-2000:]
+        peers.compare(report)
+    finally:
+        stack.stop_all()
+        if "runs" in locals():
+            stack.delete_topics(*runs.topics)
+    out = Path(args.out) if args.out else Path(args.root) / "bench" / "results" / "latest.json"
+    report.write(out, args.note, merge=args.merge)
+    print()
+    print(report.table())
+    print()
+    log(f"report written to {out}")
+    if failed:
+        log(f"parts that failed: {', '.join(failed)} (details in the report's info.failed)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
