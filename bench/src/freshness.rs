@@ -50,8 +50,13 @@ type Key = (i64, i32);
 
 fn s3_client() -> anyhow::Result<aws_sdk_s3::Client> {
     let var = |k: &str| std::env::var(k).with_context(|| format!("{k} is not set"));
-    let credentials =
-        Credentials::new(var("AWS_ACCESS_KEY_ID")?, var("AWS_SECRET_ACCESS_KEY")?, None, None, "hydrate-bench");
+    let credentials = Credentials::new(
+        var("AWS_ACCESS_KEY_ID")?,
+        var("AWS_SECRET_ACCESS_KEY")?,
+        None,
+        None,
+        "hydrate-bench",
+    );
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(var("AWS_ENDPOINT_URL")?)
@@ -112,7 +117,8 @@ pub async fn run(args: FreshnessArgs) -> anyhow::Result<Value> {
             }
         }
         if !writing.load(std::sync::atomic::Ordering::SeqCst) {
-            let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(args.drain_seconds));
+            let deadline = *drain_deadline
+                .get_or_insert_with(|| Instant::now() + Duration::from_secs(args.drain_seconds));
             let all = committed.lock().map(|c| c.keys().all(|k| seen.contains_key(k))).unwrap_or(false);
             if all || Instant::now() > deadline {
                 break;

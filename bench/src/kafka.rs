@@ -321,7 +321,8 @@ pub fn wait_source_offset(args: &WaitSourceOffsetArgs) -> anyhow::Result<Value> 
         if key.get(0).and_then(Value::as_str) != Some(args.connector.as_str()) {
             continue;
         }
-        let value: Value = serde_json::from_slice(message.payload().unwrap_or_default()).unwrap_or(Value::Null);
+        let value: Value =
+            serde_json::from_slice(message.payload().unwrap_or_default()).unwrap_or(Value::Null);
         if value.get("timestamp").and_then(Value::as_i64).is_some_and(|ts| ts >= args.timestamp_ms) {
             return Ok(json!({"done_at": unix_now(), "offset": value}));
         }

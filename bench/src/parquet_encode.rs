@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder,
-    Int8Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
+    Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMillisecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -152,7 +153,10 @@ fn arrow_schema(connect: &Value) -> anyhow::Result<(SchemaRef, Vec<String>)> {
             }
             ("bytes", "org.apache.kafka.connect.data.Decimal") => {
                 let param = |k: &str| -> Option<i64> {
-                    f.get("parameters").and_then(|p| p.get(k)).and_then(Value::as_str).and_then(|s| s.parse().ok())
+                    f.get("parameters")
+                        .and_then(|p| p.get(k))
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse().ok())
                 };
                 let scale = param("scale").unwrap_or(0) as i8;
                 let precision = param("connect.decimal.precision").unwrap_or(38) as u8;
@@ -205,7 +209,8 @@ pub fn run(args: &EncodeArgs) -> anyhow::Result<Value> {
         let record: Value = serde_json::from_slice(payload).context("record JSON")?;
         if schema.is_none() {
             let s = arrow_schema(record.get("schema").context("record without a schema")?)?;
-            columns = s.0.fields().iter().map(|f| Column::new(f.data_type())).collect::<anyhow::Result<_>>()?;
+            columns =
+                s.0.fields().iter().map(|f| Column::new(f.data_type())).collect::<anyhow::Result<_>>()?;
             schema = Some(s);
         }
         let Some((arrow, names)) = &schema else { unreachable!("set above") };

@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use tokio_stream::StreamExt;
 use serde_json::{Value, json};
 use tokio_postgres::NoTls;
+use tokio_stream::StreamExt;
 
 /// Connects with `url`, the connection driven on its own task.
 pub async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {

@@ -238,6 +238,16 @@ impl Uploader {
         }
     }
 
+    /// `s3.ssea.name` / `s3.sse.kms.key.id` as request fields, the same for
+    /// a PUT and a multipart upload.
+    fn server_side_encryption(&self) -> (Option<ServerSideEncryption>, Option<String>) {
+        match &self.encryption {
+            Encryption::Aes256 => (Some(ServerSideEncryption::Aes256), None),
+            Encryption::Kms { key_id } => (Some(ServerSideEncryption::AwsKms), key_id.clone()),
+            Encryption::None | Encryption::CustomerKey(_) => (None, None),
+        }
+    }
+
     async fn put(
         &self,
         key: &str,
@@ -265,13 +275,8 @@ impl Uploader {
         for (k, v) in metadata {
             request = request.metadata(k, v);
         }
-        request = match &self.encryption {
-            Encryption::Aes256 => request.server_side_encryption(ServerSideEncryption::Aes256),
-            Encryption::Kms { key_id } => {
-                request.server_side_encryption(ServerSideEncryption::AwsKms).set_ssekms_key_id(key_id.clone())
-            }
-            Encryption::None | Encryption::CustomerKey(_) => request,
-        };
+        let (sse, kms_key) = self.server_side_encryption();
+        request = request.set_server_side_encryption(sse).set_ssekms_key_id(kms_key);
         match request.send().await {
             Ok(_) => Ok(()),
             Err(err) if status(&err) == Some(412) => Err(exists(key)),
@@ -292,13 +297,8 @@ impl Uploader {
         for (k, v) in metadata {
             create = create.metadata(k, v);
         }
-        create = match &self.encryption {
-            Encryption::Aes256 => create.server_side_encryption(ServerSideEncryption::Aes256),
-            Encryption::Kms { key_id } => {
-                create.server_side_encryption(ServerSideEncryption::AwsKms).set_ssekms_key_id(key_id.clone())
-            }
-            Encryption::None | Encryption::CustomerKey(_) => create,
-        };
+        let (sse, kms_key) = self.server_side_encryption();
+        create = create.set_server_side_encryption(sse).set_ssekms_key_id(kms_key);
         let created = create.send().await.map_err(|e| error("create multipart upload", key, e))?;
         let Some(id) = created.upload_id().map(str::to_owned) else {
             return Err(SinkError::S3 {
