@@ -56,7 +56,9 @@ async fn source_types_round_trip_into_connect_json() {
     let (ts, tstz, date, interval, jsonb): (i64, i64, i32, String, String) =
         (expected.get(0), expected.get(1), expected.get(2), expected.get(3), expected.get(4));
 
-    for (name, mapping) in [("exact", "none"), ("fit", "best_fit")] {
+    for (name, mapping, zone) in
+        [("exact", "none", "UTC"), ("fit", "best_fit", "UTC"), ("paris", "none", "Europe/Paris")]
+    {
         let prefix = t.prefix(name);
         let config = t.config(&[
             ("mode", "incrementing"),
@@ -64,6 +66,7 @@ async fn source_types_round_trip_into_connect_json() {
             ("table.whitelist", "types"),
             ("topic.prefix", &prefix),
             ("numeric.mapping", mapping),
+            ("db.timezone", zone),
             ("poll.interval.ms", "500"),
         ]);
         t.put(name, &config).await;
@@ -124,6 +127,13 @@ async fn source_types_round_trip_into_connect_json() {
         field(&fit[0]["schema"], "c_numeric"),
         &json!({"type": "double", "optional": true, "field": "c_numeric"})
     );
+
+    // db.timezone: a timestamp without time zone is wall-clock time there
+    // (UTC+1 in February); an instant stays the same instant.
+    let paris = read("paris").read_at_least(2, Duration::from_secs(60)).await.values();
+    assert_eq!(paris[0]["payload"]["c_timestamp"], json!(ts - 3_600_000));
+    assert_eq!(paris[0]["payload"]["c_timestamptz"], json!(tstz));
+    assert_eq!(paris[0]["payload"]["c_date"], json!(date));
     t.kill_worker();
     t.finish().await;
 }
