@@ -213,8 +213,8 @@ pub fn decode(kind: &ColumnKind, raw: &[u8]) -> Result<Value, String> {
         ColumnKind::Uuid => Value::String(uuid(&array::<16>(raw)?)),
         ColumnKind::Interval => Value::String(interval(
             i64::from_be_bytes(array(raw)?),
-            i32::from_be_bytes(array(&raw[8..])?),
-            i32::from_be_bytes(array(&raw[12..])?),
+            i32::from_be_bytes(array(raw.get(8..).unwrap_or_default())?),
+            i32::from_be_bytes(array(raw.get(12..).unwrap_or_default())?),
         )),
         ColumnKind::Bytea => Value::Bytes(raw.to_vec()),
         ColumnKind::Date => Value::Date(i32::from_be_bytes(array(raw)?).saturating_add(PG_EPOCH_OFFSET_DAYS)),
@@ -363,6 +363,7 @@ mod tests {
         let ts = (1_139_996_730_000_000i64 - PG_EPOCH_OFFSET_MICROS).to_be_bytes();
         assert_eq!(decode(&ColumnKind::Timestamp, &ts), Ok(Value::Timestamp(1_139_996_730_000)));
         assert_eq!(decode(&ColumnKind::Date, &0i32.to_be_bytes()), Ok(Value::Date(10_957)));
+        assert!(decode(&ColumnKind::Interval, &[0, 1]).is_err(), "a short value is an error, not a panic");
         let u = [0x12u8, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0, 1, 2, 3, 4, 5, 6, 7];
         assert_eq!(uuid(&u), "12345678-9abc-def0-0001-020304050607");
         let mut arr = Vec::new();
