@@ -74,6 +74,7 @@ pub async fn commit_closed(
         }))
         .collect();
     stop_if(cancel)?;
+    let began = std::time::Instant::now();
     store.write(checkpoint_key, &owner.checkpoint(writer, writer.persisted_resume, pending)).await?;
     // Directories upload side by side, the files of one directory one after
     // another, oldest first: a later file never lands before an earlier one
@@ -120,6 +121,7 @@ pub async fn commit_closed(
         objects = closed.len(),
         records,
         resume,
+        elapsed_ms = began.elapsed().as_millis() as u64,
         "committed"
     );
     for file in &closed {

@@ -27,7 +27,7 @@ impl MemoryBudget {
     /// A task's account in the budget.
     pub fn join(self: &Arc<Self>) -> TaskMemory {
         self.tasks.fetch_add(1, Ordering::Relaxed);
-        TaskMemory { budget: self.clone(), mine: 0 }
+        TaskMemory { budget: self.clone(), mine: 0, retry_above: 0 }
     }
 
     /// Bytes used now over all tasks.
@@ -41,6 +41,8 @@ impl MemoryBudget {
 pub struct TaskMemory {
     budget: Arc<MemoryBudget>,
     mine: u64,
+    /// No flush is asked for below this (see [`TaskMemory::flushed`]).
+    retry_above: u64,
 }
 
 impl TaskMemory {
@@ -54,11 +56,20 @@ impl TaskMemory {
             self.budget.used.fetch_sub(self.mine - bytes, Ordering::Relaxed);
         }
         self.mine = bytes;
-        if self.budget.used() <= self.budget.limit {
+        if self.budget.used() <= self.budget.limit || bytes < self.retry_above {
             return 0;
         }
         let share = self.budget.limit / self.budget.tasks.load(Ordering::Relaxed).max(1) as u64;
         bytes.saturating_sub(share / 2)
+    }
+
+    /// Records what the writers hold after a flush. Part of it cannot be
+    /// flushed (open files' fixed state), so the next flush is asked for
+    /// only once they hold a sixteenth of the share more: a task whose open
+    /// files alone fill its share does not flush at every record.
+    pub fn flushed(&mut self, bytes: u64) {
+        self.set(bytes);
+        self.retry_above = bytes + (self.share() / 16).max(64 << 10);
     }
 
     /// The most this task should buffer.
@@ -90,5 +101,16 @@ mod tests {
         drop(a);
         assert_eq!(budget.used(), 2 << 20);
         assert_eq!(b.share(), 4 << 20);
+    }
+
+    #[test]
+    fn after_a_flush_that_freed_too_little_the_next_waits_for_growth() {
+        let budget = MemoryBudget::new(4 << 20);
+        let mut task = budget.join();
+        assert!(task.set(5 << 20) > 0);
+        // The flush left 4.5 MiB that cannot be freed.
+        task.flushed(9 << 19);
+        assert_eq!(task.set((9 << 19) + 1000), 0, "not again at once");
+        assert!(task.set(5 << 20) > 0, "once a sixteenth of the share more is held");
     }
 }

@@ -11,7 +11,7 @@ use hydrate_common::metrics::Stage;
 use hydrate_common::record::transform::TransformChain;
 use hydrate_common::record::{Header, Record};
 use hydrate_kafka::KafkaConsumer;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use tracing::Span;
 
 use crate::converter::Converter;
@@ -22,8 +22,13 @@ use crate::partition::Partitioner;
 use crate::segment::{Appended, FileFactory, PartitionWriter};
 use crate::telemetry::{self, PipelineTelemetry, Received};
 
-/// Most records handled in one step between commits.
-const MAX_BATCH: usize = 5_000;
+/// Most records handled in one step between commits (a step lasts at
+/// most [`crate::task`]'s step wait, or this many records: a tenth of a
+/// second at speed; each step starts its reading thread).
+const MAX_BATCH: usize = 20_000;
+/// Records handled between two readings of the wall clock (the partitioner's
+/// and the rotation's "now"): a few hundred microseconds apart at speed.
+const CLOCK_EVERY: u64 = 64;
 
 /// Counters of one step.
 #[derive(Debug, Default, Clone, Copy)]
@@ -72,117 +77,126 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-impl Pipeline {
-    /// Polls for up to `wait` and handles what arrives, then lets the
-    /// schedule rotate idle segments.
-    pub fn step(&mut self, wait: Duration) -> Result<StepStats> {
+/// Records handed from the reading stage to the writing stage at a time.
+const CHUNK: usize = 256;
+/// Chunks between the two stages: a bound on records read ahead.
+const CHUNKS_AHEAD: usize = 8;
+
+/// What the reading stage made of one message.
+enum Converted {
+    /// Write `record` into the directory `encoded`.
+    Write { record: Record, encoded: String, time: Option<i64> },
+    /// A transform dropped it, or it is a tombstone and nulls are ignored.
+    Dropped,
+    /// It cannot be written: the dead letter queue, or the task fails.
+    Failed(Failure),
+    /// A tombstone with `behavior.on.null.values=fail`.
+    NullRefused,
+}
+
+/// A message and what became of it.
+struct Item<M> {
+    message: M,
+    converted: Converted,
+}
+
+/// The reading stage: polls, converts, transforms and partitions, on a
+/// thread of its own, while the writing stage encodes the chunk before.
+struct ReadStage<'p> {
+    consumer: &'p KafkaConsumer,
+    key_converter: &'p Converter,
+    value_converter: &'p Converter,
+    chain: &'p mut TransformChain,
+    partitioner: &'p dyn Partitioner,
+    null_values: &'p NullValueBehavior,
+    needs_record_time: bool,
+    metrics: &'p hydrate_common::metrics::SinkTaskMetrics,
+}
+
+/// What the reading stage leaves for the step's end.
+struct ReadEnd {
+    received: Received,
+    read: u64,
+}
+
+impl<'p> ReadStage<'p> {
+    /// Reads for up to `wait` (or [`MAX_BATCH`] records), handing chunks to
+    /// `out`; stops early when the writing stage is gone.
+    fn run(
+        mut self,
+        wait: Duration,
+        out: std::sync::mpsc::SyncSender<Vec<Item<BorrowedMessage<'p>>>>,
+    ) -> Result<ReadEnd> {
         let deadline = Instant::now() + wait;
-        let mut stats = StepStats::default();
-        let consumer = self.consumer.clone();
-        // `sink.consume` and `sink.encode`, once a record came.
-        let mut spans: Option<(Span, Span)> = None;
-        let mut received = Received::default();
-        while (stats.read as usize) < MAX_BATCH {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            match consumer.poll(left.min(Duration::from_millis(100))) {
-                None if stats.read > 0 => break,
-                None => {}
+        let mut end = ReadEnd { received: Received::default(), read: 0 };
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut now = now_ms();
+        let mut left = wait;
+        while (end.read as usize) < MAX_BATCH && !left.is_zero() {
+            match self.consumer.poll(left.min(Duration::from_millis(100))) {
+                None if end.read > 0 => break,
+                None => left = deadline.saturating_duration_since(Instant::now()),
                 Some(Err(err)) => {
-                    self.telemetry.metrics.error(Stage::Consume);
+                    self.metrics.error(Stage::Consume);
                     tracing::warn!(error = %err, "kafka consumer error");
                     if matches!(err, rdkafka::error::KafkaError::MessageConsumptionFatal(_)) {
                         return Err(SinkError::Kafka(err.to_string()));
                     }
+                    left = deadline.saturating_duration_since(Instant::now());
                 }
                 Some(Ok(message)) => {
-                    stats.read += 1;
-                    received.add(&message);
-                    let (_, encode) = spans.get_or_insert_with(|| telemetry::consume_spans(&message));
-                    let encode = encode.clone();
-                    encode.in_scope(|| self.handle(&message, &mut stats))?;
+                    end.read += 1;
+                    end.received.add(&message);
+                    // The clock is read every so many records, not for each.
+                    if end.read.is_multiple_of(CLOCK_EVERY) {
+                        now = now_ms();
+                        left = deadline.saturating_duration_since(Instant::now());
+                    }
+                    let converted = self.convert(&message, now);
+                    chunk.push(Item { message, converted });
+                    if chunk.len() == CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                        if out.send(full).is_err() {
+                            return Ok(end);
+                        }
+                    }
                 }
             }
         }
-        received.report(&self.telemetry.metrics);
-        let _encoding = spans.as_ref().map(|(consume, encode)| {
-            consume.record("records", stats.read);
-            encode.enter()
-        });
-        let now = now_ms();
-        for writer in self.writers.values_mut() {
-            writer.tick(now)?;
+        if !chunk.is_empty() {
+            let _ = out.send(chunk);
         }
-        self.telemetry.set_gauges(&self.consumer, &self.writers);
-        Ok(stats)
+        Ok(end)
     }
 
-    fn handle<M: Message>(&mut self, message: &M, stats: &mut StepStats) -> Result<()> {
-        let key = (message.topic().to_owned(), message.partition());
-        let offset = message.offset();
-        let Some(writer) = self.writers.get_mut(&key) else {
-            tracing::warn!(topic = %key.0, partition = key.1, "record of a partition not assigned to this task; ignored");
-            return Ok(());
-        };
-        if offset < writer.next_offset {
-            return Ok(());
-        }
-        writer.next_offset = offset + 1;
-        let record = match self.convert(message) {
+    fn convert<M: Message>(&mut self, message: &M, now: i64) -> Converted {
+        let record = match self.to_record(message) {
             Ok(Some(record)) => record,
-            Ok(None) => return Ok(()),
-            Err(failure) => return self.fail(message, failure, stats),
+            Ok(None) => return Converted::Dropped,
+            Err(failure) => return Converted::Failed(failure),
         };
-        let now = now_ms();
-        let encoded = match (&record.value.value.is_null(), &self.null_values) {
-            (true, NullValueBehavior::Ignore) => return Ok(()),
-            (true, NullValueBehavior::Fail) => {
-                return Err(SinkError::Record {
-                    topic: key.0,
-                    partition: key.1,
-                    offset,
-                    stage: "TASK_PUT",
-                    message: "null value (tombstone) and behavior.on.null.values is fail; \
-                              set it to ignore to skip tombstones"
-                        .into(),
-                });
-            }
+        let encoded = match (record.value.value.is_null(), self.null_values) {
+            (true, NullValueBehavior::Ignore) => return Converted::Dropped,
+            (true, NullValueBehavior::Fail) => return Converted::NullRefused,
             (true, NullValueBehavior::Write { partition }) => partition.clone(),
             (false, _) => match self.partitioner.encode(&record, now) {
                 Ok(encoded) => encoded,
                 Err(err) => {
-                    let failure = Failure {
+                    return Converted::Failed(Failure {
                         stage: "TASK_PUT",
                         class_name: "io.confluent.connect.storage.partitioner.Partitioner",
                         exception: "org.apache.kafka.connect.errors.DataException",
                         message: err.to_string(),
-                    };
-                    return self.fail(message, failure, stats);
+                    });
                 }
             },
         };
         let time = if self.needs_record_time { self.partitioner.record_time(&record, now) } else { None };
-        let Some(writer) = self.writers.get_mut(&key) else { return Ok(()) };
-        match writer.append(&self.files, &encoded, &record, time, now)? {
-            Appended::Written => stats.written += 1,
-            Appended::Skipped => stats.skipped += 1,
-            Appended::Rejected(reason) => {
-                let failure = Failure {
-                    stage: "TASK_PUT",
-                    class_name: "io.confluent.connect.s3.S3SinkTask",
-                    exception: "org.apache.kafka.connect.errors.DataException",
-                    message: reason,
-                };
-                return self.fail(message, failure, stats);
-            }
-        }
-        self.keep_in_budget()
+        Converted::Write { record, encoded, time }
     }
 
     /// Converts and transforms; `Ok(None)` when a transform dropped it.
-    fn convert<M: Message>(&mut self, message: &M) -> Result<Option<Record>, Failure> {
+    fn to_record<M: Message>(&mut self, message: &M) -> Result<Option<Record>, Failure> {
         let converter_failure = |stage, class_name, message: String| Failure {
             stage,
             class_name,
@@ -219,6 +233,154 @@ impl Pipeline {
             message: e.to_string(),
         })
     }
+}
+
+impl Pipeline {
+    /// Polls for up to `wait` and handles what arrives, then lets the
+    /// schedule rotate idle segments. Reading (poll, convert, transform,
+    /// partition) runs on a thread of its own beside writing (encode into
+    /// files), a chunk of records apart.
+    pub fn step(&mut self, wait: Duration) -> Result<StepStats> {
+        let consumer = self.consumer.clone();
+        let read = ReadStage {
+            consumer: &consumer,
+            key_converter: &self.key_converter,
+            value_converter: &self.value_converter,
+            chain: &mut self.chain,
+            partitioner: self.partitioner.as_ref(),
+            null_values: &self.null_values,
+            needs_record_time: self.needs_record_time,
+            metrics: &self.telemetry.metrics,
+        };
+        let mut write = WriteStage {
+            writers: &mut self.writers,
+            files: &self.files,
+            errors: &self.errors,
+            dlq: self.dlq.as_ref(),
+            memory: &mut self.memory,
+            metrics: &self.telemetry.metrics,
+        };
+        let mut stats = StepStats::default();
+        let mut spans = None;
+        let (written, read) = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
+            let reader = std::thread::Builder::new()
+                .name("sink-read".into())
+                .spawn_scoped(scope, move || read.run(wait, tx));
+            let reader = match reader {
+                Ok(reader) => reader,
+                Err(err) => return (Err(SinkError::Spool(err)), None),
+            };
+            let written = write.run(rx, &mut stats, &mut spans);
+            let read = match reader.join() {
+                Ok(read) => read,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (written, Some(read))
+        });
+        written?;
+        let Some(end) = read.transpose()? else { return Ok(stats) };
+        stats.read = end.read;
+        end.received.report(&self.telemetry.metrics);
+        let _encoding = spans.as_ref().map(|(consume, encode): &(Span, Span)| {
+            consume.record("records", stats.read);
+            encode.enter()
+        });
+        let now = now_ms();
+        for writer in self.writers.values_mut() {
+            writer.tick(now)?;
+        }
+        self.telemetry.set_gauges(&self.consumer, &self.writers);
+        Ok(stats)
+    }
+}
+
+/// The writing stage: appends what the reading stage made of each message to
+/// its partition's files, and keeps the task within its memory budget.
+struct WriteStage<'p> {
+    writers: &'p mut HashMap<(String, i32), PartitionWriter>,
+    files: &'p FileFactory,
+    errors: &'p ErrorHandling,
+    dlq: Option<&'p Dlq>,
+    memory: &'p mut TaskMemory,
+    metrics: &'p hydrate_common::metrics::SinkTaskMetrics,
+}
+
+impl WriteStage<'_> {
+    /// Handles the chunks until the reading stage is done. `sink.consume`
+    /// and `sink.encode` start with the first record; records are encoded
+    /// in the latter.
+    fn run<M: Message>(
+        &mut self,
+        chunks: std::sync::mpsc::Receiver<Vec<Item<M>>>,
+        stats: &mut StepStats,
+        spans: &mut Option<(Span, Span)>,
+    ) -> Result<()> {
+        let mut now = now_ms();
+        let mut handled = 0u64;
+        let mut entered: Option<tracing::span::EnteredSpan> = None;
+        // Dropping `chunks` on an error stops the reading stage.
+        for chunk in chunks {
+            if entered.is_none()
+                && let Some(first) = chunk.first()
+            {
+                let (_, encode) = spans.get_or_insert_with(|| telemetry::consume_spans(&first.message));
+                entered = Some(encode.clone().entered());
+            }
+            for item in chunk {
+                handled += 1;
+                if handled.is_multiple_of(CLOCK_EVERY) {
+                    now = now_ms();
+                }
+                self.handle(item, now, stats)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle<M: Message>(&mut self, item: Item<M>, now: i64, stats: &mut StepStats) -> Result<()> {
+        let Item { message, converted } = item;
+        let key = (message.topic().to_owned(), message.partition());
+        let offset = message.offset();
+        let Some(writer) = self.writers.get_mut(&key) else {
+            tracing::warn!(topic = %key.0, partition = key.1, "record of a partition not assigned to this task; ignored");
+            return Ok(());
+        };
+        if offset < writer.next_offset {
+            return Ok(());
+        }
+        writer.next_offset = offset + 1;
+        let (record, encoded, time) = match converted {
+            Converted::Write { record, encoded, time } => (record, encoded, time),
+            Converted::Dropped => return Ok(()),
+            Converted::Failed(failure) => return self.fail(&message, failure, stats),
+            Converted::NullRefused => {
+                return Err(SinkError::Record {
+                    topic: key.0,
+                    partition: key.1,
+                    offset,
+                    stage: "TASK_PUT",
+                    message: "null value (tombstone) and behavior.on.null.values is fail; \
+                              set it to ignore to skip tombstones"
+                        .into(),
+                });
+            }
+        };
+        match writer.append(self.files, &encoded, &record, time, now)? {
+            Appended::Written => stats.written += 1,
+            Appended::Skipped => stats.skipped += 1,
+            Appended::Rejected(reason) => {
+                let failure = Failure {
+                    stage: "TASK_PUT",
+                    class_name: "io.confluent.connect.s3.S3SinkTask",
+                    exception: "org.apache.kafka.connect.errors.DataException",
+                    message: reason,
+                };
+                return self.fail(&message, failure, stats);
+            }
+        }
+        self.keep_in_budget()
+    }
 
     /// A bad record: the task fails (`errors.tolerance=none`), or it goes to
     /// the dead letter queue (if any) and the task goes on.
@@ -233,7 +395,7 @@ impl Pipeline {
             });
         }
         stats.failed += 1;
-        self.telemetry.metrics.error(telemetry::record_stage(failure.stage));
+        self.metrics.error(telemetry::record_stage(failure.stage));
         if self.errors.log_enable {
             tracing::warn!(
                 topic = message.topic(),
@@ -244,7 +406,7 @@ impl Pipeline {
                 "record skipped (errors.tolerance=all)"
             );
         }
-        match &self.dlq {
+        match self.dlq {
             Some(dlq) => dlq.send(message, &failure),
             None => Ok(()),
         }
@@ -256,7 +418,7 @@ impl Pipeline {
         if excess == 0 {
             return Ok(());
         }
-        let mut target = total.saturating_sub(excess);
+        let target = total.saturating_sub(excess);
         let mut writers: Vec<&mut PartitionWriter> = self.writers.values_mut().collect();
         writers.sort_unstable_by_key(|w| std::cmp::Reverse(w.buffered()));
         let mut left = total;
@@ -269,8 +431,7 @@ impl Pipeline {
             let after = writer.flush_largest(keep)?;
             left = left - before + after;
         }
-        target = left;
-        self.memory.set(target as u64);
+        self.memory.flushed(left as u64);
         Ok(())
     }
 }

@@ -80,9 +80,10 @@ struct OpenFile {
 }
 
 impl OpenFile {
-    /// Bytes the value writer and its sidecars hold in memory.
+    /// Bytes the value writer and its sidecars hold in memory, with the
+    /// value file's spool buffer.
     fn measure(&self) -> usize {
-        self.writer.buffered_bytes() + self.sidecars.buffered()
+        self.writer.buffered_bytes() + self.sidecars.buffered() + spool::BUFFER_BYTES
     }
 
     fn discard(self) {

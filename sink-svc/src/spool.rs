@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The write buffer of each spool file (counted in the memory budget).
+pub const BUFFER_BYTES: usize = 16 << 10;
+
 /// A task's spool directory, emptied when the task starts.
 #[derive(Debug, Clone)]
 pub struct Spool {
@@ -29,7 +32,7 @@ impl Spool {
     pub fn create(&self) -> std::io::Result<(PathBuf, SpoolOut)> {
         let path = self.dir.join(format!("{}.part", uuid::Uuid::new_v4().simple()));
         let file = File::create(&path)?;
-        Ok((path, SpoolOut { file: BufWriter::with_capacity(16 * 1024, file), written: Arc::default() }))
+        Ok((path, SpoolOut { file: BufWriter::with_capacity(BUFFER_BYTES, file), written: Arc::default() }))
     }
 }
 

@@ -1,6 +1,11 @@
 use clap::Parser;
 use hydrate_source::Config;
 
+/// mimalloc: rows are fetched on one thread and encoded and freed on
+/// another, which glibc's allocator serves slowly.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();

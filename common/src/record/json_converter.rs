@@ -40,12 +40,19 @@ impl Default for JsonConverterConfig {
 pub struct JsonConverter {
     config: JsonConverterConfig,
     schemas_read: Mutex<HashMap<Box<[u8]>, Option<Schema>>>,
+    /// The schema text of the last envelope read and its schema: records of
+    /// one topic repeat it byte for byte, so it is compared, not parsed.
+    last_schema: Mutex<Option<(Box<[u8]>, Option<Schema>)>>,
 }
+
+/// How Kafka's JsonConverter starts an envelope, and what follows the schema.
+const ENVELOPE_START: &[u8] = b"{\"schema\":";
+const PAYLOAD_KEY: &[u8] = b",\"payload\":";
 
 impl JsonConverter {
     /// A converter with these settings.
     pub fn new(config: JsonConverterConfig) -> Self {
-        Self { config, schemas_read: Mutex::default() }
+        Self { config, schemas_read: Mutex::default(), last_schema: Mutex::default() }
     }
 
     /// The converter a connector's `key.converter` / `value.converter`
@@ -126,6 +133,11 @@ impl JsonConverter {
     /// `toConnectData`: reads Kafka bytes (`None`: a null key or tombstone).
     pub fn to_connect(&self, bytes: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
         let Some(bytes) = bytes else { return Ok(SchemaAndValue::NULL) };
+        if self.config.schemas_enable
+            && let Some(read) = self.read_same_schema(bytes)
+        {
+            return Ok(read);
+        }
         let replace = self.config.replace_null_with_default;
         let mut r = Reader::new(bytes, replace)?;
         if !self.config.schemas_enable {
@@ -175,18 +187,45 @@ impl JsonConverter {
         Ok(SchemaAndValue { schema, value })
     }
 
+    /// The common case, without scanning the schema: `bytes` is exactly
+    /// `{"schema":<the last schema text>,"payload":<value>}` as Kafka writes
+    /// it. `None` sends the record down the general path (which reads such
+    /// a document the same way, and words any error).
+    fn read_same_schema(&self, bytes: &[u8]) -> Option<SchemaAndValue> {
+        let rest = bytes.strip_prefix(ENVELOPE_START)?;
+        let schema = {
+            let last = self.last_schema.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (text, schema) = last.as_ref()?;
+            let payload = rest.strip_prefix(&text[..])?.strip_prefix(PAYLOAD_KEY)?;
+            (schema.clone(), payload)
+        };
+        let (schema, payload) = schema;
+        let mut r = Reader::new(payload, self.config.replace_null_with_default).ok()?;
+        let value = r.value(schema.as_ref()).ok()?;
+        r.expect(b'}').ok()?;
+        r.end().ok()?;
+        Some(SchemaAndValue { schema, value })
+    }
+
     /// `asConnectSchema`, cached by the schema's exact text.
     fn read_schema(&self, text: &[u8]) -> Result<Option<Schema>, DataError> {
-        let mut cache = self.schemas_read.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(schema) = cache.get(text) {
-            return Ok(schema.clone());
-        }
-        let tree = json_reader::parse_payload(text, None, self.config.replace_null_with_default)?;
-        let schema = parse_schema(&tree, self.config.replace_null_with_default)?;
-        if cache.len() >= SCHEMA_CACHE_SIZE {
-            cache.clear();
-        }
-        cache.insert(text.into(), schema.clone());
+        let schema = {
+            let mut cache = self.schemas_read.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match cache.get(text) {
+                Some(schema) => schema.clone(),
+                None => {
+                    let tree = json_reader::parse_payload(text, None, self.config.replace_null_with_default)?;
+                    let schema = parse_schema(&tree, self.config.replace_null_with_default)?;
+                    if cache.len() >= SCHEMA_CACHE_SIZE {
+                        cache.clear();
+                    }
+                    cache.insert(text.into(), schema.clone());
+                    schema
+                }
+            }
+        };
+        let mut last = self.last_schema.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *last = Some((text.into(), schema.clone()));
         Ok(schema)
     }
 }

@@ -453,8 +453,8 @@ impl ColumnBuilder {
         }
     }
 
-    /// Bytes the builder holds: allocated capacity for fixed-width values,
-    /// contents for variable-width ones, one bit per validity slot.
+    /// Bytes the builder holds: the allocated capacity of its buffers (which
+    /// grow by doubling), one bit per validity slot.
     pub(super) fn memory(&self) -> usize {
         let validity = self.len() / 8;
         validity
@@ -469,8 +469,8 @@ impl ColumnBuilder {
                 Kind::Timestamp(b) => b.capacity() * 8,
                 Kind::Float32(b) => b.capacity() * 4,
                 Kind::Float64(b) => b.capacity() * 8,
-                Kind::Utf8(b) => b.values_slice().len() + b.offsets_slice().len() * 4,
-                Kind::Binary(b) => b.values_slice().len() + b.offsets_slice().len() * 4,
+                Kind::Utf8(b) => b.values_capacity() + b.offsets_capacity() * 4,
+                Kind::Binary(b) => b.values_capacity() + b.offsets_capacity() * 4,
                 Kind::Decimal128 { builder, .. } => builder.capacity() * 16,
                 Kind::Decimal256 { builder, .. } => builder.capacity() * 32,
                 Kind::Struct(s) => s.memory(),

@@ -23,8 +23,17 @@ use super::{DEFAULT_ROW_GROUP_ROWS, FormatError, FormatOptions, RecordWriter};
 const BATCH_ROWS: usize = 8192;
 /// Builder bytes after which a batch goes to the Parquet writer early (wide rows).
 const BATCH_BYTES: usize = 4 << 20;
-/// How often (in rows) the builders' size is measured against [`BATCH_BYTES`].
-const MEASURE_EVERY: usize = 256;
+/// How often (in rows) the writer measures what it holds, for the memory
+/// budget and against [`BATCH_BYTES`]: often enough that a builder doubling
+/// its buffers shows soon after.
+const MEASURE_EVERY: usize = 16;
+/// What an open Parquet writer holds besides its rows, per column: encoders,
+/// page and index builders (measured: about 1.8 KiB a column; see
+/// `tests/open_files_memory.rs`).
+const OPEN_BYTES_PER_COLUMN: usize = 2 << 10;
+/// What each row group written so far keeps until the footer, per column:
+/// its chunk's metadata, statistics and page index entries (measured: about 1 KiB).
+const ROW_GROUP_BYTES_PER_COLUMN: usize = 1 << 10;
 /// parquet-mr's default zstd level, which Confluent's writer uses.
 const ZSTD_LEVEL: i32 = 3;
 
@@ -45,6 +54,10 @@ pub(super) struct ParquetWriter {
     columns: Vec<TopColumn>,
     /// Rows in the builders.
     rows: usize,
+    /// What [`RecordWriter::buffered_bytes`] says: measured every
+    /// [`MEASURE_EVERY`] rows and after each batch (measuring walks every
+    /// column, too dear for every row).
+    measured: usize,
     batch_rows: usize,
     writer: ArrowWriter<Box<dyn Write + Send>>,
     records: u64,
@@ -99,17 +112,20 @@ impl ParquetWriter {
             .set_max_row_group_row_count(Some(row_group_rows))
             .build();
         let writer = ArrowWriter::try_new(out, arrow.clone(), Some(props)).map_err(encode)?;
-        Ok(Self {
+        let mut opened = Self {
             schema: schema.clone(),
             matched: None,
             arrow,
             columns,
             rows: 0,
+            measured: 0,
             batch_rows: BATCH_ROWS.min(row_group_rows),
             writer,
             records: 0,
             broken: None,
-        })
+        };
+        opened.measured = opened.measure();
+        Ok(opened)
     }
 
     /// Whether `record` fits the object's columns; changes nothing.
@@ -139,6 +155,17 @@ impl ParquetWriter {
         self.columns.iter().map(|c| c.builder.memory()).sum()
     }
 
+    /// Everything the writer holds: the rows in the builders, the encoded
+    /// pages of the open row group, and what the Parquet writer keeps per
+    /// column and per row group written.
+    fn measure(&self) -> usize {
+        let columns = self.arrow.fields().len();
+        let row_groups = self.writer.flushed_row_groups().len();
+        self.builder_bytes()
+            + self.writer.memory_size()
+            + columns * (OPEN_BYTES_PER_COLUMN + row_groups * ROW_GROUP_BYTES_PER_COLUMN)
+    }
+
     /// Hands the builders' rows to the Parquet writer (which closes a row
     /// group by itself every `row_group_rows`).
     fn write_batch(&mut self) -> Result<(), FormatError> {
@@ -151,7 +178,9 @@ impl ParquetWriter {
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         let batch = RecordBatch::try_new_with_options(Arc::clone(&self.arrow), arrays, &options)
             .map_err(|e| self.break_with(e.to_string()))?;
-        self.writer.write(&batch).map_err(encode)
+        self.writer.write(&batch).map_err(encode)?;
+        self.measured = self.measure();
+        Ok(())
     }
 
     fn break_with(&mut self, reason: String) -> FormatError {
@@ -194,10 +223,15 @@ impl RecordWriter for ParquetWriter {
         }
         self.rows += 1;
         self.records += 1;
-        if self.rows >= self.batch_rows
-            || (self.rows.is_multiple_of(MEASURE_EVERY) && self.builder_bytes() >= BATCH_BYTES)
-        {
+        if self.rows >= self.batch_rows {
             self.write_batch()?;
+        } else if self.rows == 1 || self.rows.is_multiple_of(MEASURE_EVERY) {
+            let builders = self.builder_bytes();
+            if builders >= BATCH_BYTES {
+                self.write_batch()?;
+            } else {
+                self.measured = self.measure();
+            }
         }
         Ok(())
     }
@@ -208,13 +242,14 @@ impl RecordWriter for ParquetWriter {
     }
 
     fn buffered_bytes(&self) -> usize {
-        self.builder_bytes() + self.writer.memory_size()
+        self.measured
     }
 
     fn flush(&mut self) -> Result<(), FormatError> {
         self.ensure_whole()?;
         self.write_batch()?;
         self.writer.flush().map_err(encode)?;
+        self.measured = self.measure();
         Ok(self.writer.sync()?)
     }
 
@@ -525,7 +560,10 @@ mod tests {
         assert!(many > one, "{many} > {one}");
         let written = buf.len();
         w.flush().unwrap();
-        assert!(w.buffered_bytes() < one.max(1024), "after flush: {}", w.buffered_bytes());
+        // What stays is the writer's own state: per column, and per row group written.
+        let fixed = all_types().fields().len() * (OPEN_BYTES_PER_COLUMN + ROW_GROUP_BYTES_PER_COLUMN);
+        let after = w.buffered_bytes();
+        assert!((fixed..fixed + 1024).contains(&after), "after flush: {after}, fixed {fixed}");
         assert!(buf.len() > written, "flush wrote the row group out");
         w.append(&record(&schema, all_values(7))).unwrap();
         w.finish().unwrap();

@@ -332,6 +332,33 @@ fn schema_cache_returns_equal_schemas() {
 }
 
 #[test]
+fn a_repeated_schema_is_compared_not_scanned_and_reads_the_same() {
+    let c = conv(true);
+    let schema =
+        r#"{"type":"struct","fields":[{"type":"int8","optional":false,"field":"a"}],"optional":false}"#;
+    let doc = |payload: &str| format!(r#"{{"schema":{schema},"payload":{payload}}}"#);
+    let first = c.to_connect(Some(doc(r#"{"a":1}"#).as_bytes())).unwrap();
+    let second = c.to_connect(Some(doc(r#"{"a":2}"#).as_bytes())).unwrap();
+    assert!(first.schema.as_ref().unwrap().ptr_eq(second.schema.as_ref().unwrap()));
+    assert_eq!(second.value.as_struct().unwrap().get("a"), Some(&Value::Int8(2)));
+    // Whitespace after the payload is fine; anything else after the envelope,
+    // another key, or a bad payload gets the general path's error.
+    let spaced = c.to_connect(Some(format!("{} \n", doc(r#"{"a":3}"#)).as_bytes())).unwrap();
+    assert_eq!(spaced.value.as_struct().unwrap().get("a"), Some(&Value::Int8(3)));
+    let err = |text: String| c.to_connect(Some(text.as_bytes())).unwrap_err().to_string();
+    assert!(err(format!("{} x", doc(r#"{"a":3}"#))).contains("after"));
+    assert!(err(format!(r#"{{"schema":{schema},"payload":{{"a":3}},"extra":1}}"#)).contains("requires"));
+    assert!(err(doc(r#"{"a":"x"}"#)).contains("field a"), "{}", err(doc(r#"{"a":"x"}"#)));
+    assert!(err(doc("{\"a\":1").to_string()).contains("expected"));
+    // A schema that only starts like the last one is read in full.
+    let longer =
+        r#"{"type":"struct","fields":[{"type":"int8","optional":false,"field":"a"}],"optional":true}"#;
+    let other = c.to_connect(Some(format!(r#"{{"schema":{longer},"payload":null}}"#).as_bytes())).unwrap();
+    assert!(other.schema.unwrap().is_optional());
+    assert_eq!(other.value, Value::Null);
+}
+
+#[test]
 fn from_settings_maps_converter_config() {
     let s = ConverterSettings::Json {
         schemas_enable: false,
