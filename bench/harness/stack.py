@@ -85,7 +85,7 @@ class Stack:
     # --- processes -------------------------------------------------------
 
     def base_env(self):
-        keep = ("PATH", "HOME", "LANG", "TMPDIR", "HYDRATE_KAFKA_PROPERTIES_FILE")
+        keep = ("PATH", "HOME", "LANG", "TMPDIR", "HYDRATE_KAFKA_PROPERTIES_FILE", "MIMALLOC_PURGE_DELAY")
         e = {k: os.environ[k] for k in keep if k in os.environ}
         e["KAFKA_BOOTSTRAP_SERVERS"] = self.kafka
         return e
