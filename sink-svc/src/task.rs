@@ -374,23 +374,7 @@ async fn check_lease(ctx: &TaskContext) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn sink(extra: &[(&str, &str)]) -> S3SinkConfig {
-        let mut config: BTreeMap<String, String> = [
-            ("connector.class", "io.confluent.connect.s3.S3SinkConnector"),
-            ("topics", "t"),
-            ("s3.bucket.name", "b"),
-            ("flush.size", "3"),
-            ("format.class", "io.confluent.connect.s3.format.json.JsonFormat"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        config.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        match sink_config(&config).unwrap().connector {
-            ConnectorConfig::S3Sink(sink) => sink,
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::test_support::sink_config as sink;
 
     #[test]
     fn keys_and_headers_are_taken_and_sse_c_and_tombstone_writing_are_refused() {

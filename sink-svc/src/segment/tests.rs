@@ -62,20 +62,7 @@ fn factory(dir: &str) -> FileFactory {
 }
 
 fn test_config() -> hydrate_common::connect::S3SinkConfig {
-    let config: BTreeMap<String, String> = [
-        ("connector.class", "io.confluent.connect.s3.S3SinkConnector"),
-        ("topics", "t"),
-        ("s3.bucket.name", "b"),
-        ("flush.size", "3"),
-        ("format.class", "io.confluent.connect.s3.format.json.JsonFormat"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    match hydrate_common::connect::build_spec(&config).unwrap().connector {
-        hydrate_common::connect::ConnectorConfig::S3Sink(s) => s,
-        other => panic!("{other:?}"),
-    }
+    crate::test_support::sink_config(&[])
 }
 
 fn rotation(flush_size: u64) -> Rotation {

@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use arrow::array::{Array, AsArray, RecordBatch};
 use hydrate_common::connect::{DecimalFormat, GzipLevel, ParquetCodec, SchemaCompatibility};
 use hydrate_common::record::Header;
@@ -24,20 +22,7 @@ fn value_options() -> FormatOptions {
 }
 
 fn config() -> S3SinkConfig {
-    let config: BTreeMap<String, String> = [
-        ("connector.class", "io.confluent.connect.s3.S3SinkConnector"),
-        ("topics", "t"),
-        ("s3.bucket.name", "b"),
-        ("flush.size", "3"),
-        ("format.class", "io.confluent.connect.s3.format.json.JsonFormat"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    match hydrate_common::connect::build_spec(&config).unwrap().connector {
-        hydrate_common::connect::ConnectorConfig::S3Sink(s) => s,
-        other => panic!("{other:?}"),
-    }
+    crate::test_support::sink_config(&[])
 }
 
 /// Real format writers, JSON values, and these sidecars.

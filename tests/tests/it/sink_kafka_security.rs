@@ -7,10 +7,6 @@ use std::time::Duration;
 use hydrate_proto::v1;
 use hydrate_tests::env::shared_file;
 use hydrate_tests::wait_for;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::sink_support::{ADDRESS_SCHEMA, SinkWorld, address_payload, envelope};
 
@@ -70,26 +66,7 @@ async fn sink_reads_and_dead_letters_over_scram_from_worker_properties() {
     assert_eq!(body.lines().collect::<Vec<_>>(), [address_payload(1), address_payload(2)]);
 
     // The bad record went through the dead letter queue producer, also over SCRAM.
-    let bootstrap = world.scope.env().kafka_bootstrap().to_owned();
-    let dead = tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("group.id", "sink-scram-dlq-reader")
-            .create()
-            .expect("consumer");
-        let mut list = TopicPartitionList::new();
-        list.add_partition_offset(&dlq, 0, Offset::Beginning).expect("partition");
-        consumer.assign(&list).expect("assign");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
-                return m.payload().map(<[u8]>::to_vec);
-            }
-        }
-        None
-    })
-    .await
-    .expect("read dlq");
+    let dead = world.first_dead_letter(&dlq).await.and_then(|d| d.value);
     assert_eq!(dead.as_deref(), Some(&b"{not json"[..]), "the bad record in the dead letter queue");
     world.wait_tasks(&name, v1::State::Running, Duration::from_secs(10)).await;
     let _ = std::fs::remove_file(&path);

@@ -2,7 +2,6 @@
 //! Confluent's sink writes them, the dead letter queue, and failures that
 //! must say what is wrong.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hydrate_proto::v1;
@@ -10,8 +9,6 @@ use hydrate_tests::env::shared_file;
 use hydrate_tests::wait_for;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::sink_support::{ADDRESS_SCHEMA, SinkWorld, address_payload, at_slot_start, envelope};
 
@@ -127,51 +124,18 @@ async fn sink_bad_records_go_to_the_dead_letter_queue_with_context_headers() {
     let body = String::from_utf8(world.get(&key).await).expect("utf-8");
     assert_eq!(body.lines().collect::<Vec<_>>(), [address_payload(1), address_payload(2)]);
 
-    let bootstrap = world.scope.env().kafka_bootstrap().to_owned();
-    let dead = tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("group.id", "sink-dlq-reader")
-            .create()
-            .expect("consumer");
-        let mut list = TopicPartitionList::new();
-        list.add_partition_offset(&dlq, 0, Offset::Beginning).expect("partition");
-        consumer.assign(&list).expect("assign");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
-                let headers: BTreeMap<String, String> = m
-                    .headers()
-                    .map(|hs| {
-                        hs.iter()
-                            .map(|h| {
-                                (
-                                    h.key.to_owned(),
-                                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                return Some((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec), headers));
-            }
-        }
-        None
-    })
-    .await
-    .expect("read dlq")
-    .expect("a record in the dead letter queue within 30 s");
-    assert_eq!(dead.0.as_deref(), Some(KEY.as_bytes()), "the original key");
-    assert_eq!(dead.1.as_deref(), Some(&b"{not json"[..]), "the original value");
-    assert_eq!(dead.2["__connect.errors.topic"], topic);
-    assert_eq!(dead.2["__connect.errors.partition"], "0");
-    assert_eq!(dead.2["__connect.errors.offset"], "1");
-    assert_eq!(dead.2["__connect.errors.stage"], "VALUE_CONVERTER");
+    let dead = world.first_dead_letter(&dlq).await.expect("a record in the dead letter queue within 30 s");
+    assert_eq!(dead.key.as_deref(), Some(KEY.as_bytes()), "the original key");
+    assert_eq!(dead.value.as_deref(), Some(&b"{not json"[..]), "the original value");
+    assert_eq!(dead.headers["__connect.errors.topic"], topic);
+    assert_eq!(dead.headers["__connect.errors.partition"], "0");
+    assert_eq!(dead.headers["__connect.errors.offset"], "1");
+    assert_eq!(dead.headers["__connect.errors.stage"], "VALUE_CONVERTER");
     assert_eq!(
-        dead.2["__connect.errors.exception.class.name"],
+        dead.headers["__connect.errors.exception.class.name"],
         "org.apache.kafka.connect.errors.DataException"
     );
-    assert!(!dead.2["__connect.errors.exception.message"].is_empty());
+    assert!(!dead.headers["__connect.errors.exception.message"].is_empty());
     world.wait_tasks(&name, v1::State::Running, Duration::from_secs(10)).await;
 }
 

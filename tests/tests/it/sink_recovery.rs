@@ -53,23 +53,7 @@ async fn sink_kill_9_twenty_times_during_a_million_records_leaves_each_once() {
     world.put(&name, config).await;
     world.wait_tasks(&name, v1::State::Running, Duration::from_secs(30)).await;
 
-    for kill in 0..KILLS {
-        // Random moments are the point of this test: not a wait for a condition.
-        tokio::time::sleep(Duration::from_millis(500 + random_below(2500))).await;
-        world.kill_sink();
-        eprintln!("kill {kill}: committed {:?}", world.committed(&name, &topic, PARTITIONS).await);
-        world.start_sink();
-    }
-
-    let ends = vec![(RECORDS / PARTITIONS as u64) as i64; PARTITIONS as usize];
-    wait_for("the sink to commit every record", Duration::from_secs(300), || {
-        let (world, name, topic, ends) = (&world, name.clone(), topic.clone(), ends.clone());
-        async move {
-            let committed = world.committed(&name, &topic, PARTITIONS).await;
-            if committed == ends { Ok(Some(())) } else { Err(format!("committed {committed:?}")) }
-        }
-    })
-    .await;
+    kill_at_random_then_wait(&mut world, &name, &topic, KILLS, RECORDS).await;
 
     let keys = world.list(&format!("{}/{topic}/", world.topics_dir())).await;
     let mut seen = HashSet::with_capacity(RECORDS as usize);
@@ -146,23 +130,7 @@ async fn sink_kill_9_ten_times_with_keys_leaves_each_record_once_beside_its_key(
     world.put(&name, config).await;
     world.wait_tasks(&name, v1::State::Running, Duration::from_secs(30)).await;
 
-    for kill in 0..KEYED_KILLS {
-        // Random moments are the point of this test: not a wait for a condition.
-        tokio::time::sleep(Duration::from_millis(500 + random_below(2500))).await;
-        world.kill_sink();
-        eprintln!("kill {kill}: committed {:?}", world.committed(&name, &topic, PARTITIONS).await);
-        world.start_sink();
-    }
-
-    let ends = vec![(KEYED_RECORDS / PARTITIONS as u64) as i64; PARTITIONS as usize];
-    wait_for("the sink to commit every record", Duration::from_secs(300), || {
-        let (world, name, topic, ends) = (&world, name.clone(), topic.clone(), ends.clone());
-        async move {
-            let committed = world.committed(&name, &topic, PARTITIONS).await;
-            if committed == ends { Ok(Some(())) } else { Err(format!("committed {committed:?}")) }
-        }
-    })
-    .await;
+    kill_at_random_then_wait(&mut world, &name, &topic, KEYED_KILLS, KEYED_RECORDS).await;
 
     let objects = world.list(&format!("{}/{topic}/", world.topics_dir())).await;
     let (key_objects, values): (Vec<&String>, Vec<&String>) =
@@ -349,4 +317,27 @@ async fn a_second_connector_writing_the_same_names_overwrites_without_restarting
     assert!(clashes.is_empty(), "no task took another connector's object for its own: {clashes:?}");
     let restarts = world.log_lines(&["resuming from checkpoint", &second]);
     assert!(restarts.is_empty(), "the second connector's task never restarted: {restarts:?}");
+}
+
+/// Kills the sink `kills` times at random moments (restarting it each
+/// time), then waits until every partition of `topic` has committed its
+/// share of `records`.
+async fn kill_at_random_then_wait(world: &mut SinkWorld, name: &str, topic: &str, kills: u32, records: u64) {
+    for kill in 0..kills {
+        // Random moments are the point of this test: not a wait for a condition.
+        tokio::time::sleep(Duration::from_millis(500 + random_below(2500))).await;
+        world.kill_sink();
+        eprintln!("kill {kill}: committed {:?}", world.committed(name, topic, PARTITIONS).await);
+        world.start_sink();
+    }
+    let world: &SinkWorld = world;
+    let ends = vec![(records / PARTITIONS as u64) as i64; PARTITIONS as usize];
+    wait_for("the sink to commit every record", Duration::from_secs(300), || {
+        let ends = ends.clone();
+        async move {
+            let committed = world.committed(name, topic, PARTITIONS).await;
+            if committed == ends { Ok(Some(())) } else { Err(format!("committed {committed:?}")) }
+        }
+    })
+    .await;
 }

@@ -13,7 +13,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -44,6 +44,16 @@ pub async fn at_slot_start(interval_ms: i64) {
         Ok((now % interval_ms < 300).then_some(()))
     })
     .await
+}
+
+/// A record read back from a dead letter queue.
+pub struct DeadLetter {
+    /// Its key.
+    pub key: Option<Vec<u8>>,
+    /// Its value.
+    pub value: Option<Vec<u8>>,
+    /// Its headers (`__connect.errors.*`), values as text.
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// A record to produce: partition, key, value, headers.
@@ -279,6 +289,45 @@ impl SinkWorld {
         let head =
             s3.head_object().bucket(self.scope.env().s3_bucket()).key(key).send().await.expect("head object");
         head.metadata().cloned().unwrap_or_default()
+    }
+    /// The first record of dead letter queue `dlq` (partition 0) within 30 s:
+    /// key, value, and headers as text.
+    pub async fn first_dead_letter(&self, dlq: &str) -> Option<DeadLetter> {
+        let (bootstrap, dlq) = (self.scope.env().kafka_bootstrap().to_owned(), dlq.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap)
+                .set("group.id", format!("{dlq}-reader"))
+                .create()
+                .expect("consumer");
+            let mut list = TopicPartitionList::new();
+            list.add_partition_offset(&dlq, 0, Offset::Beginning).expect("partition");
+            consumer.assign(&list).expect("assign");
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while std::time::Instant::now() < deadline {
+                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+                    let headers = m
+                        .headers()
+                        .map(|hs| {
+                            hs.iter()
+                                .map(|h| {
+                                    let value = String::from_utf8_lossy(h.value.unwrap_or_default());
+                                    (h.key.to_owned(), value.into_owned())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    return Some(DeadLetter {
+                        key: m.key().map(<[u8]>::to_vec),
+                        value: m.payload().map(<[u8]>::to_vec),
+                        headers,
+                    });
+                }
+            }
+            None
+        })
+        .await
+        .expect("read the dead letter queue")
     }
 
     /// The committed offset of the connector's group on each partition.
