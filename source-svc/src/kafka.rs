@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use hydrate_common::offsets::decode_source_key;
-use hydrate_kafka::{KafkaAdmin, KafkaClients, KafkaConsumer, KafkaThreadedProducer};
+use hydrate_kafka::{KafkaAdmin, KafkaClientConfig, KafkaClients, KafkaConsumer, KafkaThreadedProducer};
 use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -28,6 +28,27 @@ pub fn client_config(bootstrap: &str, clients: &KafkaClients) -> KafkaClients {
     clients.with_bootstrap(bootstrap)
 }
 
+/// librdkafka settings of the task's producer, each applied unless the
+/// worker's properties (`producer.*`) set it.
+pub const PRODUCER_DEFAULTS: [(&str, &str); 3] =
+    [("linger.ms", "5"), ("queue.buffering.max.kbytes", "65536"), ("queue.buffering.max.messages", "200000")];
+
+/// The client config of a task's transactional producer (common and
+/// `producer.*` properties, then [`PRODUCER_DEFAULTS`] where they are silent).
+pub fn producer_config(clients: &KafkaClients, transactional_id: &str) -> KafkaClientConfig {
+    let mut config = clients.producer_config();
+    for (key, value) in PRODUCER_DEFAULTS {
+        if config.get(key).is_none() {
+            config.set(key, value);
+        }
+    }
+    config
+        .set("transactional.id", transactional_id)
+        .set("enable.idempotence", "true")
+        .set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS);
+    config
+}
+
 /// A transactional producer.
 pub struct TxProducer {
     producer: KafkaThreadedProducer,
@@ -39,16 +60,9 @@ impl TxProducer {
     /// Creates the producer and fences any earlier owner of `transactional_id`
     /// (its open transaction is aborted).
     pub fn new(clients: KafkaClients, transactional_id: &str) -> Result<Self> {
-        let mut config = clients.producer_config();
-        config
-            .set("transactional.id", transactional_id)
-            .set("enable.idempotence", "true")
-            .set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS)
-            .set("linger.ms", "5")
-            .set("queue.buffering.max.kbytes", "65536")
-            .set("queue.buffering.max.messages", "200000");
-        let producer: KafkaThreadedProducer =
-            config.create().map_err(|e| SourceError::kafka("create producer", e))?;
+        let producer: KafkaThreadedProducer = producer_config(&clients, transactional_id)
+            .create()
+            .map_err(|e| SourceError::kafka("create producer", e))?;
         producer.init_transactions(TIMEOUT).map_err(|e| SourceError::kafka("init transactions", e))?;
         Ok(Self { producer, known_topics: HashSet::new(), in_transaction: false })
     }
@@ -272,4 +286,37 @@ pub fn read_offsets(clients: &KafkaClients, topic: &str, connector: &str) -> Res
         latest.insert(partition.to_string(), offset);
     }
     Ok(latest.into_iter().filter_map(|(p, o)| o.map(|o| (p, o))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clients(worker: &[(&str, &str)]) -> KafkaClients {
+        let worker = worker.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let settings = hydrate_common::kafka_props::KafkaSettings::from_worker_properties(
+            &worker,
+            Some("localhost:9092"),
+        )
+        .unwrap();
+        KafkaClients::with_signer(settings, None).unwrap()
+    }
+
+    #[test]
+    fn producer_defaults_give_way_to_worker_properties() {
+        let config = producer_config(&clients(&[]), "hydrate-source-c-0");
+        for (key, value) in PRODUCER_DEFAULTS {
+            assert_eq!(config.get(key), Some(value), "{key}");
+        }
+        assert_eq!(config.get("transactional.id"), Some("hydrate-source-c-0"));
+        let tuned = producer_config(
+            &clients(&[("producer.linger.ms", "50"), ("producer.enable.idempotence", "false")]),
+            "t",
+        );
+        assert_eq!(tuned.get("linger.ms"), Some("50"), "a worker property wins over a default");
+        assert_eq!(tuned.get("queue.buffering.max.messages"), Some("200000"));
+        assert_eq!(tuned.get("enable.idempotence"), Some("true"), "exactly once needs idempotence");
+        // Every setting is one librdkafka knows.
+        let _: KafkaThreadedProducer = config.create().unwrap();
+    }
 }

@@ -34,6 +34,9 @@ impl Default for JsonConverterConfig {
     }
 }
 
+/// A schema's text and the schema read from it.
+type LastSchema = (Box<[u8]>, Option<Schema>);
+
 /// Converts Connect data to and from JSON. Share one per task: it caches
 /// the schemas it reads (schema JSON for writing is cached on the schema).
 #[derive(Debug, Default)]
@@ -42,7 +45,7 @@ pub struct JsonConverter {
     schemas_read: Mutex<HashMap<Box<[u8]>, Option<Schema>>>,
     /// The schema text of the last envelope read and its schema: records of
     /// one topic repeat it byte for byte, so it is compared, not parsed.
-    last_schema: Mutex<Option<(Box<[u8]>, Option<Schema>)>>,
+    last_schema: Mutex<Option<LastSchema>>,
 }
 
 /// How Kafka's JsonConverter starts an envelope, and what follows the schema.
