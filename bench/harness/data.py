@@ -41,7 +41,8 @@ def ensure_bench_rows(stack, rows):
         log(f"bench_rows: reusing {rows:,} rows")
         return
     log(f"bench_rows: generating {rows:,} rows")
-    stack.psql("DROP TABLE IF EXISTS public.bench_rows")
+    # CASCADE: the peers' view over it (recreated when they run).
+    stack.psql("DROP TABLE IF EXISTS public.bench_rows CASCADE")
     stack.psql(BENCH_ROWS_DDL)
     stack.psql(BENCH_ROWS_FILL.format(rows=rows))
     # What a timestamp-mode poll needs; an incremental poll without it scans.

@@ -33,9 +33,8 @@ pub struct Config {
     #[arg(long, env = "HYDRATE_SPOOL_DIR")]
     pub spool_dir: Option<PathBuf>,
     /// Memory the encoders may buffer in total, in bytes (suffixes KiB, MiB, GiB).
-    /// The process needs about 150 MiB more (Kafka's prefetch, records in
-    /// flight, uploads, the allocator's slack): 96 MiB keeps a sink with a
-    /// thousand Parquet files open under 256 MiB.
+    /// The process needs about 110-150 MiB more (Kafka's prefetch, records
+    /// in flight, uploads, the allocator's slack).
     #[arg(long, env = "HYDRATE_SINK_MEMORY_BYTES", default_value = "96MiB", value_parser = parse_bytes)]
     pub memory_limit: u64,
     /// Object uploads running at once, over all tasks.

@@ -65,6 +65,12 @@ pub struct FileFactory {
     pub sidecars: Vec<Sidecar>,
 }
 
+/// A flush must free this many times what it keeps for good: a Parquet
+/// row group of a few rows costs more in footer metadata than it frees, and
+/// flushing a thousand nearly empty files again and again made memory grow
+/// faster than the data.
+const FLUSH_WORTH: usize = 8;
+
 struct OpenFile {
     key: String,
     start: i64,
@@ -84,6 +90,13 @@ impl OpenFile {
     /// value file's spool buffer.
     fn measure(&self) -> usize {
         self.writer.buffered_bytes() + self.sidecars.buffered() + spool::BUFFER_BYTES
+    }
+
+    /// What a flush would free, when it frees at least
+    /// [`FLUSH_WORTH`] times what it keeps for good; otherwise 0.
+    fn flushable(&self) -> usize {
+        let free = self.buffered.saturating_sub(self.writer.retained_bytes() + spool::BUFFER_BYTES);
+        if free >= FLUSH_WORTH * self.writer.flush_cost() { free } else { 0 }
     }
 
     fn discard(self) {
@@ -454,11 +467,16 @@ impl PartitionWriter {
         self.buffered as u64 + spooled
     }
 
-    /// Flushes the writers holding the most until at most `target` bytes
-    /// stay buffered; returns the bytes still buffered.
+    /// Flushes the writers that would free the most until at most `target`
+    /// bytes stay buffered, leaving those a flush would not free enough
+    /// from (see [`FLUSH_WORTH`]); returns the bytes still buffered.
     pub fn flush_largest(&mut self, target: usize) -> Result<usize> {
-        let mut by_size: Vec<(usize, String)> =
-            self.files.iter().map(|(e, f)| (f.buffered, e.clone())).collect();
+        let mut by_size: Vec<(usize, String)> = self
+            .files
+            .iter()
+            .map(|(e, f)| (f.flushable(), e.clone()))
+            .filter(|(free, _)| *free > 0)
+            .collect();
         by_size.sort_unstable_by(|a, b| b.cmp(a));
         for (_, encoded) in by_size {
             if self.buffered <= target {

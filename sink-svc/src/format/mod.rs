@@ -71,6 +71,16 @@ pub trait RecordWriter: Send {
     fn buffered_bytes(&self) -> usize;
     /// Encodes what is buffered into the output now, to free memory.
     fn flush(&mut self) -> Result<(), FormatError>;
+    /// Of [`RecordWriter::buffered_bytes`], what a flush cannot free (a
+    /// Parquet writer's state and the metadata of its row groups).
+    fn retained_bytes(&self) -> usize {
+        0
+    }
+    /// What a flush adds to [`RecordWriter::retained_bytes`] for good (a
+    /// Parquet row group's metadata, kept for the footer).
+    fn flush_cost(&self) -> usize {
+        0
+    }
     /// Records appended so far.
     fn records(&self) -> u64;
     /// Writes what remains (and the footer); the output is then a complete object.

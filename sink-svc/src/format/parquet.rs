@@ -159,11 +159,14 @@ impl ParquetWriter {
     /// pages of the open row group, and what the Parquet writer keeps per
     /// column and per row group written.
     fn measure(&self) -> usize {
+        self.builder_bytes() + self.writer.memory_size() + self.retained()
+    }
+
+    /// The writer's fixed state and its flushed row groups' metadata.
+    fn retained(&self) -> usize {
         let columns = self.arrow.fields().len();
         let row_groups = self.writer.flushed_row_groups().len();
-        self.builder_bytes()
-            + self.writer.memory_size()
-            + columns * (OPEN_BYTES_PER_COLUMN + row_groups * ROW_GROUP_BYTES_PER_COLUMN)
+        columns * (OPEN_BYTES_PER_COLUMN + row_groups * ROW_GROUP_BYTES_PER_COLUMN)
     }
 
     /// Hands the builders' rows to the Parquet writer (which closes a row
@@ -251,6 +254,14 @@ impl RecordWriter for ParquetWriter {
         self.writer.flush().map_err(encode)?;
         self.measured = self.measure();
         Ok(self.writer.sync()?)
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.retained()
+    }
+
+    fn flush_cost(&self) -> usize {
+        self.arrow.fields().len() * ROW_GROUP_BYTES_PER_COLUMN
     }
 
     fn records(&self) -> u64 {

@@ -243,3 +243,68 @@ fn compatibility_modes_other_than_none_need_schema_versions_and_say_so() {
     assert!(reason.contains("name mismatch"), "{reason}");
     w.abandon();
 }
+
+/// A format that holds 1,000 bytes a record until flushed, and keeps 1,000
+/// bytes for good per flush (like a Parquet row group's metadata).
+struct Held {
+    rows: usize,
+    flushes: Arc<std::sync::Mutex<Vec<usize>>>,
+    index: usize,
+}
+
+impl RecordWriter for Held {
+    fn append(&mut self, _record: &Record) -> Result<(), FormatError> {
+        self.rows += 1;
+        Ok(())
+    }
+    fn fits(&mut self, _record: &Record) -> Result<(), FormatError> {
+        Ok(())
+    }
+    fn buffered_bytes(&self) -> usize {
+        self.rows * 1000 + self.retained_bytes()
+    }
+    fn flush(&mut self) -> Result<(), FormatError> {
+        self.rows = 0;
+        self.flushes.lock().unwrap()[self.index] += 1;
+        Ok(())
+    }
+    fn retained_bytes(&self) -> usize {
+        2000 + self.flushes.lock().unwrap()[self.index] * self.flush_cost()
+    }
+    fn flush_cost(&self) -> usize {
+        1000
+    }
+    fn records(&self) -> u64 {
+        0
+    }
+    fn finish(self: Box<Self>) -> Result<(), FormatError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_flush_that_would_free_little_next_to_what_it_keeps_is_not_done() {
+    let flushes = Arc::new(std::sync::Mutex::new(vec![0usize; 2]));
+    let mut files = factory("held");
+    let (counts, opened) = (flushes.clone(), Arc::new(std::sync::atomic::AtomicUsize::new(0)));
+    files.open = Arc::new(move |_, _, _out| {
+        let index = opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Box::new(Held { rows: 0, flushes: counts.clone(), index }) as Box<dyn RecordWriter>)
+    });
+    let mut w = PartitionWriter::new("t", 0, 0, Resume::default(), rotation(1000), 0);
+    // x=1 holds 100 records (100 KB), x=2 holds 5 (5 KB, under 8 x 1 KB).
+    for offset in 0..105 {
+        let dir = if offset < 5 { "x=2" } else { "x=1" };
+        w.append(&files, dir, &record(offset, Value::Int32(1), None), None, 0).unwrap();
+    }
+    let left = w.flush_largest(0).unwrap();
+    assert_eq!(*flushes.lock().unwrap(), [0, 1], "only the large file (opened second) is flushed");
+    assert!(left >= 5 * 1000, "the small file keeps its records: {left}");
+    // Once it holds enough to be worth a row group, it is flushed too.
+    for offset in 105..110 {
+        w.append(&files, "x=2", &record(offset, Value::Int32(1), None), None, 0).unwrap();
+    }
+    w.flush_largest(0).unwrap();
+    assert_eq!(*flushes.lock().unwrap(), [1, 1]);
+    w.abandon();
+}
