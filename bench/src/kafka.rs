@@ -118,10 +118,11 @@ fn partitions(consumer: &BaseConsumer, topic: &str, wait: Duration) -> anyhow::R
     let deadline = Instant::now() + wait;
     loop {
         let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT).context("metadata")?;
-        if let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) {
-            if t.error().is_none() && !t.partitions().is_empty() {
-                return Ok(t.partitions().iter().map(|p| p.id()).collect());
-            }
+        if let Some(t) = metadata.topics().iter().find(|t| t.name() == topic)
+            && t.error().is_none()
+            && !t.partitions().is_empty()
+        {
+            return Ok(t.partitions().iter().map(|p| p.id()).collect());
         }
         if Instant::now() > deadline {
             bail!("topic {topic} does not exist");
@@ -261,10 +262,11 @@ fn partitions_of_producer(
     let deadline = Instant::now() + TIMEOUT;
     loop {
         let metadata = producer.client().fetch_metadata(Some(topic), TIMEOUT).context("metadata")?;
-        if let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) {
-            if t.error().is_none() && !t.partitions().is_empty() {
-                return Ok(t.partitions().iter().map(|p| p.id()).collect());
-            }
+        if let Some(t) = metadata.topics().iter().find(|t| t.name() == topic)
+            && t.error().is_none()
+            && !t.partitions().is_empty()
+        {
+            return Ok(t.partitions().iter().map(|p| p.id()).collect());
         }
         if Instant::now() > deadline {
             bail!("topic {topic} was not created");

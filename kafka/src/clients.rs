@@ -232,6 +232,17 @@ impl KafkaClientConfig {
         self.config.get(key)
     }
 
+    /// Sets each of `defaults` that is not set yet (by the worker's
+    /// properties): the service's defaults give way to the user's.
+    pub fn set_defaults(&mut self, defaults: &[(&str, &str)]) -> &mut KafkaClientConfig {
+        for (key, value) in defaults {
+            if self.config.get(key).is_none() {
+                self.config.set(*key, *value);
+            }
+        }
+        self
+    }
+
     /// Creates the client. With OAUTHBEARER its first token is set at once:
     /// librdkafka would otherwise wait for the application to poll, which an
     /// admin client or a consumer asked for metadata first never does.

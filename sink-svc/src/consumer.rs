@@ -33,12 +33,8 @@ pub const CONSUMER_DEFAULTS: [(&str, &str); 2] =
 /// The client config of the consumer (common and `consumer.*` properties).
 pub fn consumer_config(clients: &KafkaClients, group: &str, client_id: &str) -> KafkaClientConfig {
     let mut config = clients.consumer_config();
-    for (key, value) in CONSUMER_DEFAULTS {
-        if config.get(key).is_none() {
-            config.set(key, value);
-        }
-    }
     config
+        .set_defaults(&CONSUMER_DEFAULTS)
         .set("group.id", group)
         .set("client.id", client_id)
         .set("enable.auto.commit", "false")

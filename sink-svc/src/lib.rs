@@ -24,33 +24,6 @@ pub mod task;
 pub mod telemetry;
 pub mod upload;
 
-#[cfg(test)]
-pub(crate) mod test_support {
-    use std::collections::BTreeMap;
-
-    use hydrate_common::connect::{ConnectorConfig, S3SinkConfig};
-
-    /// A JSON sink of topic `t` into bucket `b` with flush.size 3, and `extra`
-    /// keys over it, through the task's own config path.
-    pub(crate) fn sink_config(extra: &[(&str, &str)]) -> S3SinkConfig {
-        let mut config: BTreeMap<String, String> = [
-            ("connector.class", "io.confluent.connect.s3.S3SinkConnector"),
-            ("topics", "t"),
-            ("s3.bucket.name", "b"),
-            ("flush.size", "3"),
-            ("format.class", "io.confluent.connect.s3.format.json.JsonFormat"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        config.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        match crate::task::sink_config(&config).unwrap().connector {
-            ConnectorConfig::S3Sink(sink) => sink,
-            other => panic!("not a sink: {other:?}"),
-        }
-    }
-}
-
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -109,3 +82,30 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 }
 
 pub use hydrate_common::shutdown::shutdown_signal;
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::BTreeMap;
+
+    use hydrate_common::connect::{ConnectorConfig, S3SinkConfig};
+
+    /// A JSON sink of topic `t` into bucket `b` with flush.size 3, and `extra`
+    /// keys over it, through the task's own config path.
+    pub(crate) fn sink_config(extra: &[(&str, &str)]) -> S3SinkConfig {
+        let mut config: BTreeMap<String, String> = [
+            ("connector.class", "io.confluent.connect.s3.S3SinkConnector"),
+            ("topics", "t"),
+            ("s3.bucket.name", "b"),
+            ("flush.size", "3"),
+            ("format.class", "io.confluent.connect.s3.format.json.JsonFormat"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        config.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        match crate::task::sink_config(&config).unwrap().connector {
+            ConnectorConfig::S3Sink(sink) => sink,
+            other => panic!("not a sink: {other:?}"),
+        }
+    }
+}

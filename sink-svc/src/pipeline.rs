@@ -170,7 +170,7 @@ impl<'p> ReadStage<'p> {
     }
 
     fn convert<M: Message>(&mut self, message: &M, now: i64) -> Converted {
-        let record = match self.to_record(message) {
+        let record = match self.record_of(message) {
             Ok(Some(record)) => record,
             Ok(None) => return Converted::Dropped,
             Err(failure) => return Converted::Failed(failure),
@@ -196,7 +196,7 @@ impl<'p> ReadStage<'p> {
     }
 
     /// Converts and transforms; `Ok(None)` when a transform dropped it.
-    fn to_record<M: Message>(&mut self, message: &M) -> Result<Option<Record>, Failure> {
+    fn record_of<M: Message>(&mut self, message: &M) -> Result<Option<Record>, Failure> {
         let converter_failure = |stage, class_name, message: String| Failure {
             stage,
             class_name,

@@ -37,12 +37,8 @@ pub const PRODUCER_DEFAULTS: [(&str, &str); 3] =
 /// `producer.*` properties, then [`PRODUCER_DEFAULTS`] where they are silent).
 pub fn producer_config(clients: &KafkaClients, transactional_id: &str) -> KafkaClientConfig {
     let mut config = clients.producer_config();
-    for (key, value) in PRODUCER_DEFAULTS {
-        if config.get(key).is_none() {
-            config.set(key, value);
-        }
-    }
     config
+        .set_defaults(&PRODUCER_DEFAULTS)
         .set("transactional.id", transactional_id)
         .set("enable.idempotence", "true")
         .set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS);

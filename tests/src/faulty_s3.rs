@@ -90,7 +90,7 @@ async fn handle(request: Request<Incoming>, upstream: &str, faults: &Faults) -> 
         let n = faults.writes.fetch_add(1, Ordering::Relaxed) + 1;
         let id = format!("{} {}", request.method(), request.uri());
         let refuse = faults.every > 0
-            && n % faults.every == 0
+            && n.is_multiple_of(faults.every)
             && faults.refused.lock().map(|mut refused| refused.insert(id)).unwrap_or(false);
         if refuse {
             faults.injected.fetch_add(1, Ordering::Relaxed);
