@@ -259,6 +259,7 @@ impl Pipeline {
             dlq: self.dlq.as_ref(),
             memory: &mut self.memory,
             metrics: &self.telemetry.metrics,
+            key: (String::new(), -1),
         };
         let mut stats = StepStats::default();
         let mut spans = None;
@@ -304,6 +305,9 @@ struct WriteStage<'p> {
     dlq: Option<&'p Dlq>,
     memory: &'p mut TaskMemory,
     metrics: &'p hydrate_common::metrics::SinkTaskMetrics,
+    /// The topic partition of the record handled last: records come in runs
+    /// of one partition, so its name is copied once a run, not per record.
+    key: (String, i32),
 }
 
 impl WriteStage<'_> {
@@ -340,10 +344,16 @@ impl WriteStage<'_> {
 
     fn handle<M: Message>(&mut self, item: Item<M>, now: i64, stats: &mut StepStats) -> Result<()> {
         let Item { message, converted } = item;
-        let key = (message.topic().to_owned(), message.partition());
+        if self.key.1 != message.partition() || self.key.0 != message.topic() {
+            self.key = (message.topic().to_owned(), message.partition());
+        }
         let offset = message.offset();
-        let Some(writer) = self.writers.get_mut(&key) else {
-            tracing::warn!(topic = %key.0, partition = key.1, "record of a partition not assigned to this task; ignored");
+        let Some(writer) = self.writers.get_mut(&self.key) else {
+            tracing::warn!(
+                topic = message.topic(),
+                partition = message.partition(),
+                "record of a partition not assigned to this task; ignored"
+            );
             return Ok(());
         };
         if offset < writer.next_offset {
@@ -356,8 +366,8 @@ impl WriteStage<'_> {
             Converted::Failed(failure) => return self.fail(&message, failure, stats),
             Converted::NullRefused => {
                 return Err(SinkError::Record {
-                    topic: key.0,
-                    partition: key.1,
+                    topic: message.topic().to_owned(),
+                    partition: message.partition(),
                     offset,
                     stage: "TASK_PUT",
                     message: "null value (tombstone) and behavior.on.null.values is fail; \

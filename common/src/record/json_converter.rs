@@ -196,13 +196,11 @@ impl JsonConverter {
     /// a document the same way, and words any error).
     fn read_same_schema(&self, bytes: &[u8]) -> Option<SchemaAndValue> {
         let rest = bytes.strip_prefix(ENVELOPE_START)?;
-        let schema = {
+        let (schema, payload) = {
             let last = self.last_schema.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let (text, schema) = last.as_ref()?;
-            let payload = rest.strip_prefix(&text[..])?.strip_prefix(PAYLOAD_KEY)?;
-            (schema.clone(), payload)
+            (schema.clone(), rest.strip_prefix(&text[..])?.strip_prefix(PAYLOAD_KEY)?)
         };
-        let (schema, payload) = schema;
         let mut r = Reader::new(payload, self.config.replace_null_with_default).ok()?;
         let value = r.value(schema.as_ref()).ok()?;
         r.expect(b'}').ok()?;

@@ -68,29 +68,20 @@ pub fn build(config: &S3SinkConfig) -> Result<Box<dyn Partitioner>, PartitionErr
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use hydrate_common::connect::{ConnectorConfig, build_spec};
     use hydrate_common::record::{Schema, SchemaAndValue, SchemaBuilder, SchemaType, Struct, Value};
 
     use super::*;
 
+    /// A Parquet sink of `pagila.query` into `pagila-lake`, and `extra`.
     fn sink(extra: &[(&str, &str)]) -> S3SinkConfig {
-        let mut config: BTreeMap<String, String> = [
-            ("connector.class", "io.confluent.connect.s3.S3SinkConnector"),
+        let mut keys = vec![
             ("topics", "pagila.query"),
             ("s3.bucket.name", "pagila-lake"),
             ("flush.size", "100"),
             ("format.class", "io.confluent.connect.s3.format.parquet.ParquetFormat"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        config.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        match build_spec(&config).unwrap().connector {
-            ConnectorConfig::S3Sink(sink) => sink,
-            other => panic!("not a sink: {other:?}"),
-        }
+        ];
+        keys.extend_from_slice(extra);
+        crate::test_support::sink_config(&keys)
     }
 
     fn row() -> Record {
