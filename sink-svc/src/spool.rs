@@ -28,6 +28,11 @@ impl Spool {
         Ok(Spool { dir })
     }
 
+    /// The directory, which a task's format writers may also spill into.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// A new spool file and the writer that fills it.
     pub fn create(&self) -> std::io::Result<(PathBuf, SpoolOut)> {
         let path = self.dir.join(format!("{}.part", uuid::Uuid::new_v4().simple()));

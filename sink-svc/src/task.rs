@@ -172,6 +172,7 @@ async fn run_once(
             partitioner.fields().to_vec()
         },
         row_group_rows: (sink.flush_size as usize).clamp(1, 65_536),
+        spill_dir: Some(spool.dir().to_path_buf()),
     };
     let sidecars = Sidecar::configured(sink, &options);
     let files =

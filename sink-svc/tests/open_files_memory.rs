@@ -1,9 +1,11 @@
 //! What a Parquet writer holds in memory against what it reports to the
 //! memory budget: a thousand files open at once (a field partitioner with a
 //! thousand values) must not hold much more than the budget is told.
-//! The allocator counts live bytes, so this is its own test binary.
+//! The allocator counts live bytes, so this is its own test binary, and its
+//! tests take turns ([`SERIAL`]).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hydrate_common::connect::{DecimalFormat, Format, ParquetCodec};
@@ -16,6 +18,9 @@ use hydrate_sink::format::{FormatOptions, RecordWriter, open_writer};
 struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// One test at a time: they read the same counter.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -84,12 +89,14 @@ fn record(schema: &Schema, n: i64) -> Record {
 fn a_thousand_open_parquet_files_hold_about_what_they_report() {
     const FILES: usize = 1000;
     const ROWS_PER_FILE: i64 = 300;
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let schema = schema();
     let options = FormatOptions {
         format: Format::Parquet { codec: ParquetCodec::Snappy },
         json_decimal_format: DecimalFormat::Base64,
         excluded_fields: Vec::new(),
         row_group_rows: 65_536,
+        spill_dir: None,
     };
     let records: Vec<Record> = (0..ROWS_PER_FILE).map(|n| record(&schema, n)).collect();
     let before = LIVE.load(Ordering::Relaxed);
@@ -124,4 +131,52 @@ fn a_thousand_open_parquet_files_hold_about_what_they_report() {
     let close = |live: usize, reported: usize| live <= reported + reported / 10 + FILES * 1024;
     assert!(close(live, reported), "with rows: live {live} bytes, reported {reported}");
     assert!(close(flushed, reported_flushed), "flushed: live {flushed} bytes, reported {reported_flushed}");
+}
+
+/// What the memory budget does to a thousand open files over a long run:
+/// flush them again and again. Rows set aside on disk must not leave
+/// anything behind in memory, as small row groups' metadata would (about
+/// 1 KiB a column each, until the file closes).
+#[test]
+fn a_thousand_parquet_files_flushed_again_and_again_do_not_grow() {
+    const FILES: usize = 1000;
+    const ROUNDS: usize = 10;
+    const ROWS_PER_ROUND: i64 = 20;
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let spill = std::env::temp_dir().join(format!("hydrate-spill-test-{}", std::process::id()));
+    std::fs::create_dir_all(&spill).unwrap();
+    let schema = schema();
+    let options = FormatOptions {
+        format: Format::Parquet { codec: ParquetCodec::Snappy },
+        json_decimal_format: DecimalFormat::Base64,
+        excluded_fields: Vec::new(),
+        row_group_rows: 65_536,
+        spill_dir: Some(spill.clone()),
+    };
+    let records: Vec<Record> = (0..ROWS_PER_ROUND).map(|n| record(&schema, n)).collect();
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut writers: Vec<Box<dyn RecordWriter>> = (0..FILES)
+        .map(|_| open_writer(&options, Some(&schema), Box::new(std::io::sink())).unwrap())
+        .collect();
+    let mut after_round = Vec::new();
+    for _ in 0..ROUNDS {
+        for w in writers.iter_mut() {
+            for r in &records {
+                w.append(r).unwrap();
+            }
+            w.flush().unwrap();
+        }
+        after_round.push(LIVE.load(Ordering::Relaxed) - before);
+    }
+    eprintln!(
+        "{FILES} files, live after each round of {ROWS_PER_ROUND} rows and a flush (KiB each): {:?}",
+        after_round.iter().map(|l| l / FILES / 1024).collect::<Vec<_>>()
+    );
+    let growth = after_round[ROUNDS - 1].saturating_sub(after_round[0]);
+    assert!(growth < FILES * 1024, "grew {growth} bytes over {} more flushes of {FILES} files", ROUNDS - 1);
+    for w in writers {
+        w.finish().unwrap();
+    }
+    assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0, "every spill removed at finish");
+    std::fs::remove_dir_all(&spill).unwrap();
 }

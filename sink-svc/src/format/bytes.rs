@@ -94,6 +94,7 @@ mod tests {
             json_decimal_format: DecimalFormat::Base64,
             excluded_fields: Vec::new(),
             row_group_rows: 0,
+            spill_dir: None,
         };
         let buf = SharedBuf::default();
         let mut w = open_writer(&options, None, Box::new(buf.clone())).unwrap();

@@ -198,6 +198,7 @@ mod tests {
             json_decimal_format: decimals,
             excluded_fields: excluded.iter().map(|s| s.to_string()).collect(),
             row_group_rows: 0,
+            spill_dir: None,
         }
     }
 

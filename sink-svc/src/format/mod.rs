@@ -18,8 +18,10 @@ mod decimal;
 mod json;
 mod mismatch;
 mod parquet;
+mod spill;
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use hydrate_common::connect::{DecimalFormat, Format, ParquetCodec};
 use hydrate_common::record::{Record, Schema};
@@ -53,6 +55,9 @@ pub struct FormatOptions {
     /// Rows a Parquet writer buffers before it encodes a row group
     /// (0: [`DEFAULT_ROW_GROUP_ROWS`]).
     pub row_group_rows: usize,
+    /// Where a Parquet writer sets rows aside when it must free memory
+    /// before it has a row group's worth (None: it writes a small row group).
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// Rows per Parquet row group when [`FormatOptions::row_group_rows`] is 0.
@@ -69,7 +74,8 @@ pub trait RecordWriter: Send {
     fn fits(&mut self, record: &Record) -> Result<(), FormatError>;
     /// Bytes held in memory and not yet written to the output.
     fn buffered_bytes(&self) -> usize;
-    /// Encodes what is buffered into the output now, to free memory.
+    /// Encodes what is buffered into the output now (or, for Parquet with a
+    /// spill directory, sets it aside on local disk), to free memory.
     fn flush(&mut self) -> Result<(), FormatError>;
     /// Of [`RecordWriter::buffered_bytes`], what a flush cannot free (a
     /// Parquet writer's state and the metadata of its row groups).
@@ -160,6 +166,7 @@ mod tests {
             json_decimal_format: DecimalFormat::Base64,
             excluded_fields: Vec::new(),
             row_group_rows: 0,
+            spill_dir: None,
         };
         let err = open_writer(&options, None, Box::new(Vec::new())).err();
         assert!(matches!(err, Some(FormatError::Record(m)) if m.contains("schema")));

@@ -1,7 +1,9 @@
 //! Confluent's `ParquetFormat`, written with Arrow: records are appended to
 //! column builders, handed to the Parquet writer a batch at a time (where
 //! they are encoded and compressed into pages), and the row group is closed
-//! every `row_group_rows` rows or on [`RecordWriter::flush`].
+//! every `row_group_rows` rows or on [`RecordWriter::flush`]. A flush with
+//! no row group under way sets the rows aside on local disk instead
+//! ([`Spill`]), so small flushes do not leave small row groups behind.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::arrow_schema::arrow_schema;
 use super::columns::{ColumnBuilder, same_fields};
+use super::spill::Spill;
 use super::{DEFAULT_ROW_GROUP_ROWS, FormatError, FormatOptions, RecordWriter};
 
 /// Rows collected in builders before they go to the Parquet writer: large
@@ -60,6 +63,9 @@ pub(super) struct ParquetWriter {
     measured: usize,
     batch_rows: usize,
     writer: ArrowWriter<Box<dyn Write + Send>>,
+    /// Rows set aside by flushes, older than the builders' (None: flushes
+    /// write row groups).
+    spill: Option<Spill>,
     records: u64,
     /// Set if a checked record still failed to append (a bug): the columns
     /// may disagree in length, so nothing more is written.
@@ -121,6 +127,7 @@ impl ParquetWriter {
             measured: 0,
             batch_rows: BATCH_ROWS.min(row_group_rows),
             writer,
+            spill: options.spill_dir.as_deref().map(Spill::new),
             records: 0,
             broken: None,
         };
@@ -169,11 +176,21 @@ impl ParquetWriter {
         columns * (OPEN_BYTES_PER_COLUMN + row_groups * ROW_GROUP_BYTES_PER_COLUMN)
     }
 
-    /// Hands the builders' rows to the Parquet writer (which closes a row
-    /// group by itself every `row_group_rows`).
-    fn write_batch(&mut self) -> Result<(), FormatError> {
+    /// Rows set aside and not yet written.
+    fn spilled_rows(&self) -> usize {
+        self.spill.as_ref().map_or(0, Spill::rows)
+    }
+
+    /// Whether a flush now would set the rows aside rather than close a
+    /// row group: no row group is under way.
+    fn would_spill(&self) -> bool {
+        self.spill.is_some() && self.writer.in_progress_rows() == 0
+    }
+
+    /// The builders' rows as one batch; the builders are then empty.
+    fn take_batch(&mut self) -> Result<Option<RecordBatch>, FormatError> {
         if self.rows == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let arrays = self.columns.iter_mut().map(|c| c.builder.finish()).collect::<Result<Vec<_>, _>>();
         let rows = std::mem::take(&mut self.rows);
@@ -181,7 +198,30 @@ impl ParquetWriter {
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         let batch = RecordBatch::try_new_with_options(Arc::clone(&self.arrow), arrays, &options)
             .map_err(|e| self.break_with(e.to_string()))?;
-        self.writer.write(&batch).map_err(encode)?;
+        Ok(Some(batch))
+    }
+
+    /// Hands the rows set aside, then the builders' rows, to the Parquet
+    /// writer (which closes a row group by itself every `row_group_rows`).
+    fn write_batch(&mut self) -> Result<(), FormatError> {
+        if let Some(spill) = &mut self.spill {
+            let writer = &mut self.writer;
+            spill.drain(|batch| writer.write(&batch).map_err(encode))?;
+        }
+        if let Some(batch) = self.take_batch()? {
+            self.writer.write(&batch).map_err(encode)?;
+        }
+        self.measured = self.measure();
+        Ok(())
+    }
+
+    /// Sets the builders' rows aside on disk.
+    fn spill_batch(&mut self) -> Result<(), FormatError> {
+        if let Some(batch) = self.take_batch()?
+            && let Some(spill) = &mut self.spill
+        {
+            spill.push(&batch)?;
+        }
         self.measured = self.measure();
         Ok(())
     }
@@ -226,7 +266,7 @@ impl RecordWriter for ParquetWriter {
         }
         self.rows += 1;
         self.records += 1;
-        if self.rows >= self.batch_rows {
+        if self.rows + self.spilled_rows() >= self.batch_rows {
             self.write_batch()?;
         } else if self.rows == 1 || self.rows.is_multiple_of(MEASURE_EVERY) {
             let builders = self.builder_bytes();
@@ -250,6 +290,9 @@ impl RecordWriter for ParquetWriter {
 
     fn flush(&mut self) -> Result<(), FormatError> {
         self.ensure_whole()?;
+        if self.would_spill() {
+            return self.spill_batch();
+        }
         self.write_batch()?;
         self.writer.flush().map_err(encode)?;
         self.measured = self.measure();
@@ -261,7 +304,7 @@ impl RecordWriter for ParquetWriter {
     }
 
     fn flush_cost(&self) -> usize {
-        self.arrow.fields().len() * ROW_GROUP_BYTES_PER_COLUMN
+        if self.would_spill() { 0 } else { self.arrow.fields().len() * ROW_GROUP_BYTES_PER_COLUMN }
     }
 
     fn records(&self) -> u64 {
@@ -301,6 +344,7 @@ mod tests {
             json_decimal_format: DecimalFormat::Base64,
             excluded_fields: excluded.iter().map(|s| s.to_string()).collect(),
             row_group_rows,
+            spill_dir: None,
         }
     }
 
@@ -592,5 +636,143 @@ mod tests {
         let reader = SerializedFileReader::new(bytes::Bytes::from(file)).unwrap();
         let rows: Vec<_> = reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
         assert_eq!(rows, [10, 10, 5]);
+    }
+
+    /// A directory of its own under the system's temporary one, removed on drop.
+    struct SpillDir(std::path::PathBuf);
+
+    impl SpillDir {
+        fn new() -> Self {
+            let dir = std::env::temp_dir().join(format!("hydrate-spill-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir).unwrap();
+            SpillDir(dir)
+        }
+
+        fn files(&self) -> usize {
+            std::fs::read_dir(&self.0).unwrap().count()
+        }
+    }
+
+    impl Drop for SpillDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn ids(file: &[u8]) -> Vec<i64> {
+        let batch = read(file);
+        batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()
+    }
+
+    #[test]
+    fn flushes_before_a_row_group_set_rows_aside_instead_of_writing_small_row_groups() {
+        let dir = SpillDir::new();
+        let mut options = options(ParquetCodec::Snappy, &[], 0);
+        options.spill_dir = Some(dir.0.clone());
+        let schema = SchemaBuilder::struct_()
+            .field("n", Schema::of(SchemaType::Int64))
+            .field("s", Schema::of(SchemaType::String))
+            .build();
+        let buf = SharedBuf::default();
+        let mut w = open_writer(&options, Some(&schema), Box::new(buf.clone())).unwrap();
+        let fixed = w.retained_bytes();
+        for n in 0..1000 {
+            w.append(&record(&schema, vec![Value::Int64(n), format!("row {n}").into()])).unwrap();
+            if n % 10 == 9 {
+                let held = w.buffered_bytes();
+                assert_eq!(w.flush_cost(), 0, "nothing kept for good by a flush that sets rows aside");
+                w.flush().unwrap();
+                assert!(w.buffered_bytes() < held, "the flush freed memory");
+            }
+        }
+        assert_eq!(w.retained_bytes(), fixed, "no row group written, no metadata kept");
+        assert_eq!(dir.files(), 1, "the rows set aside are in one file");
+        w.finish().unwrap();
+        assert_eq!(dir.files(), 0, "the spill is removed once written");
+        let file = buf.bytes();
+        let reader = SerializedFileReader::new(bytes::Bytes::from(file.clone())).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 1);
+        assert_eq!(ids(&file), (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn rows_set_aside_go_into_full_row_groups_in_order() {
+        let dir = SpillDir::new();
+        let mut options = options(ParquetCodec::None, &[], 100);
+        options.spill_dir = Some(dir.0.clone());
+        let schema = SchemaBuilder::struct_().field("n", Schema::of(SchemaType::Int64)).build();
+        let buf = SharedBuf::default();
+        let mut w = open_writer(&options, Some(&schema), Box::new(buf.clone())).unwrap();
+        let mut n = 0;
+        let mut append = |w: &mut Box<dyn RecordWriter>, rows: i64| {
+            for _ in 0..rows {
+                w.append(&record(&schema, vec![Value::Int64(n)])).unwrap();
+                n += 1;
+            }
+        };
+        append(&mut w, 30);
+        w.flush().unwrap(); // set aside: 30
+        append(&mut w, 30);
+        w.flush().unwrap(); // set aside: 60
+        assert_eq!(dir.files(), 1);
+        // The 100th row (60 set aside + 40 new) sends them all into a row group.
+        append(&mut w, 50);
+        assert_eq!(dir.files(), 0, "the rows set aside were written");
+        w.flush().unwrap(); // the 10 after it are set aside
+        assert_eq!(dir.files(), 1);
+        append(&mut w, 5);
+        w.finish().unwrap();
+        assert_eq!(dir.files(), 0);
+        let file = buf.bytes();
+        let reader = SerializedFileReader::new(bytes::Bytes::from(file.clone())).unwrap();
+        let rows: Vec<_> = reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+        assert_eq!(rows, [100, 15]);
+        assert_eq!(ids(&file), (0..115).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_flush_with_a_row_group_under_way_closes_it() {
+        let dir = SpillDir::new();
+        let mut options = options(ParquetCodec::None, &[], 10_000);
+        options.spill_dir = Some(dir.0.clone());
+        let schema = SchemaBuilder::struct_().field("n", Schema::of(SchemaType::Int64)).build();
+        let buf = SharedBuf::default();
+        let mut w = open_writer(&options, Some(&schema), Box::new(buf.clone())).unwrap();
+        let batch = BATCH_ROWS as i64;
+        for n in 0..3000 {
+            w.append(&record(&schema, vec![Value::Int64(n)])).unwrap();
+        }
+        w.flush().unwrap(); // set aside
+        // A batch's worth (with those set aside) goes to the Parquet writer,
+        // which holds it as a row group under way.
+        for n in 3000..batch {
+            w.append(&record(&schema, vec![Value::Int64(n)])).unwrap();
+        }
+        assert_eq!(dir.files(), 0);
+        assert!(w.flush_cost() > 0, "closing a row group keeps its metadata");
+        w.flush().unwrap();
+        for n in batch..batch + 10 {
+            w.append(&record(&schema, vec![Value::Int64(n)])).unwrap();
+        }
+        w.finish().unwrap();
+        let file = buf.bytes();
+        let reader = SerializedFileReader::new(bytes::Bytes::from(file.clone())).unwrap();
+        let rows: Vec<_> = reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+        assert_eq!(rows, [batch, 10]);
+        assert_eq!(ids(&file), (0..batch + 10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_writer_dropped_unfinished_removes_its_spill() {
+        let dir = SpillDir::new();
+        let mut options = options(ParquetCodec::Snappy, &[], 0);
+        options.spill_dir = Some(dir.0.clone());
+        let schema = SchemaBuilder::struct_().field("n", Schema::of(SchemaType::Int64)).build();
+        let mut w = open_writer(&options, Some(&schema), Box::new(std::io::sink())).unwrap();
+        w.append(&record(&schema, vec![Value::Int64(1)])).unwrap();
+        w.flush().unwrap();
+        assert_eq!(dir.files(), 1);
+        drop(w);
+        assert_eq!(dir.files(), 0);
     }
 }

@@ -54,6 +54,7 @@ fn factory(dir: &str) -> FileFactory {
             json_decimal_format: DecimalFormat::Base64,
             excluded_fields: Vec::new(),
             row_group_rows: 10,
+            spill_dir: None,
         },
         spool,
         open: Arc::new(|_, _, out| Ok(Box::new(Lines { out, records: 0 }) as Box<dyn RecordWriter>)),

@@ -18,6 +18,7 @@ fn value_options() -> FormatOptions {
         json_decimal_format: DecimalFormat::Base64,
         excluded_fields: vec!["g".into()],
         row_group_rows: 10,
+        spill_dir: None,
     }
 }
 

@@ -135,6 +135,7 @@ fn write_lake(root: &Path) -> Vec<String> {
         json_decimal_format: DecimalFormat::Base64,
         excluded_fields: partitioner.fields().to_vec(),
         row_group_rows: 0,
+        spill_dir: None,
     };
     let mut objects: BTreeMap<String, Vec<Record>> = BTreeMap::new();
     for (offset, row) in (3..).zip(ROWS) {
