@@ -5,6 +5,10 @@
 //! `lost` token fires at once so the worker stops writing first and asks
 //! questions later. The worker then registers again and gets new epochs.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hydrate_proto::v1::{self, worker_service_client::WorkerServiceClient};
@@ -12,6 +16,76 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+
+use crate::kafka_props::{self, KafkaPropsError, KafkaSettings};
+use crate::telemetry::{LogFormat, Readiness};
+
+/// The flags and environment every data-plane worker (source and sink)
+/// takes: where the control plane is, who the worker is, how it reaches
+/// Kafka, and how it reports.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// Control-plane endpoints (`http://host:port`), comma-separated.
+    #[arg(long = "control-plane", env = "HYDRATE_ENDPOINT", value_delimiter = ',', required = true)]
+    pub control_plane: Vec<String>,
+    /// The worker's bearer token.
+    #[arg(long, env = "HYDRATE_WORKER_TOKEN", hide_env_values = true, default_value = "")]
+    pub worker_token: String,
+    /// A stable worker id (e.g. the pod name); default: host name and process id.
+    #[arg(long, env = "HYDRATE_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+    pub kafka_bootstrap_servers: String,
+    /// Kafka client properties as Kafka Connect worker properties
+    /// (`security.protocol=SASL_SSL`, `sasl.jaas.config=...`); repeatable.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    pub kafka_properties: Vec<String>,
+    /// A Kafka Connect worker-properties file with the Kafka client settings.
+    #[arg(long, env = "HYDRATE_KAFKA_PROPERTIES_FILE")]
+    pub kafka_properties_file: Option<PathBuf>,
+    /// Serve /metrics, /healthz and /readyz on this address (off when unset).
+    #[arg(long, env = "HYDRATE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Log line format: text or json.
+    #[arg(long, env = "HYDRATE_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl WorkerArgs {
+    /// The worker id to register with: `--worker-id`, or the host name
+    /// (`HOSTNAME`, `/etc/hostname`) and the process id.
+    pub fn worker_id(&self) -> String {
+        match &self.worker_id {
+            Some(id) if !id.is_empty() => id.clone(),
+            _ => {
+                let host = std::env::var("HOSTNAME")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+                    .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "worker".to_owned());
+                let host: String = host
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+                    .collect();
+                format!("{host}-{}", std::process::id())
+            }
+        }
+    }
+
+    /// The Kafka settings: the properties file first, then each
+    /// `--kafka-property`; `--kafka-bootstrap-servers` wins over the file's
+    /// `bootstrap.servers`.
+    pub fn kafka_settings(&self) -> Result<KafkaSettings, KafkaPropsError> {
+        let worker = kafka_props::load_worker_properties(
+            self.kafka_properties_file.as_deref(),
+            &self.kafka_properties,
+        )?;
+        KafkaSettings::from_worker_properties(&worker, Some(&self.kafka_bootstrap_servers))
+    }
+}
 
 /// How a worker reaches and identifies itself to the control plane.
 #[derive(Clone)]
@@ -277,6 +351,52 @@ impl LeaseSession {
             v1::DeregisterWorkerRequest { worker_id: self.worker_id.clone(), lease_id: self.lease_id };
         if let Err(status) = client.deregister_worker(request).await {
             tracing::warn!(worker = %self.worker_id, error = %status.message(), "deregister failed; the lease expires by itself");
+        }
+    }
+}
+
+/// A worker's life: register, run `follow` for as long as the lease holds,
+/// and register again after a lost lease (half a second later), until
+/// `shutdown` fires; then give the lease back. `readiness` (the `/readyz`
+/// answer) is true while the worker holds a lease. `follow` returns once
+/// the session's `lost` token fires, with every task stopped.
+pub async fn run_leased<F, Fut>(
+    options: &WorkerOptions,
+    readiness: Option<&Readiness>,
+    shutdown: &CancellationToken,
+    mut follow: F,
+) where
+    F: FnMut(Arc<LeaseSession>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let set_ready = |ready: bool| {
+        if let Some(readiness) = readiness {
+            readiness.set_ready(ready);
+        }
+    };
+    while !shutdown.is_cancelled() {
+        match LeaseSession::start(options, shutdown).await {
+            Ok(session) => {
+                let session = Arc::new(session);
+                set_ready(true);
+                follow(session.clone()).await;
+                set_ready(false);
+                if shutdown.is_cancelled() {
+                    match Arc::try_unwrap(session) {
+                        Ok(session) => session.close().await,
+                        Err(_) => {
+                            tracing::warn!("session still shared at shutdown; the lease expires by itself")
+                        }
+                    }
+                    return;
+                }
+                tracing::warn!(worker = %session.worker_id, "lease lost; all tasks stopped; registering again");
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot register with the control plane; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
 }

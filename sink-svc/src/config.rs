@@ -1,34 +1,17 @@
 //! The sink service's own settings, by flag or environment (the connector
 //! settings come with each task from the control plane).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use hydrate_common::kafka_props::{self, KafkaPropsError, KafkaSettings};
-use hydrate_common::telemetry::LogFormat;
+use hydrate_common::worker::WorkerArgs;
 
 /// Command-line and environment configuration of a sink worker.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "hydrate-sink", version, about = "Hydrate's sink service: Kafka into S3, exactly once")]
 pub struct Config {
-    /// Control-plane endpoints (`http://host:port`), comma-separated.
-    #[arg(long = "control-plane", env = "HYDRATE_ENDPOINT", value_delimiter = ',', required = true)]
-    pub control_plane: Vec<String>,
-    /// The worker's bearer token.
-    #[arg(long, env = "HYDRATE_WORKER_TOKEN", hide_env_values = true, default_value = "")]
-    pub worker_token: String,
-    /// A stable worker id (e.g. the pod name); default: host name and pid.
-    #[arg(long, env = "HYDRATE_WORKER_ID")]
-    pub worker_id: Option<String>,
-    /// Kafka bootstrap servers.
-    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
-    pub kafka_bootstrap_servers: String,
-    /// Extra Kafka client properties, Kafka Connect worker syntax (repeatable).
-    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
-    pub kafka_properties: Vec<String>,
-    /// A Kafka Connect worker-properties file (security.protocol, sasl.*, ...).
-    #[arg(long, env = "HYDRATE_KAFKA_PROPERTIES_FILE")]
-    pub kafka_properties_file: Option<PathBuf>,
+    /// Control plane, identity, Kafka and reporting, as every worker.
+    #[command(flatten)]
+    pub worker: WorkerArgs,
     /// Local scratch directory for objects being written (default: a temp dir).
     #[arg(long, env = "HYDRATE_SPOOL_DIR")]
     pub spool_dir: Option<PathBuf>,
@@ -43,23 +26,9 @@ pub struct Config {
     /// Most tasks this worker takes; 0 for no limit.
     #[arg(long, env = "HYDRATE_SINK_CAPACITY", default_value_t = 0)]
     pub capacity: u32,
-    /// Serve /metrics, /healthz and /readyz on this address (off when unset).
-    #[arg(long, env = "HYDRATE_METRICS_LISTEN")]
-    pub metrics_listen: Option<SocketAddr>,
-    /// Log line format: text or json.
-    #[arg(long, env = "HYDRATE_LOG_FORMAT", default_value = "text")]
-    pub log_format: LogFormat,
 }
 
 impl Config {
-    /// The worker id to register with.
-    pub fn worker_id(&self) -> String {
-        match &self.worker_id {
-            Some(id) if !id.is_empty() => id.clone(),
-            _ => format!("{}-{}", host_name(), std::process::id()),
-        }
-    }
-
     /// The spool directory, created if missing.
     pub fn spool_dir(&self, worker_id: &str) -> std::io::Result<PathBuf> {
         let dir = match &self.spool_dir {
@@ -69,25 +38,6 @@ impl Config {
         std::fs::create_dir_all(&dir)?;
         Ok(dir)
     }
-
-    /// The Kafka settings: the file first, then each flag;
-    /// `--kafka-bootstrap-servers` wins over the file's `bootstrap.servers`.
-    pub fn kafka_settings(&self) -> Result<KafkaSettings, KafkaPropsError> {
-        let worker = kafka_props::load_worker_properties(
-            self.kafka_properties_file.as_deref(),
-            &self.kafka_properties,
-        )?;
-        KafkaSettings::from_worker_properties(&worker, Some(&self.kafka_bootstrap_servers))
-    }
-}
-
-fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_owned()))
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "sink".to_owned())
 }
 
 /// `134217728`, `128MiB`, `64M`, `1GiB`, `512KiB`.
@@ -132,11 +82,11 @@ mod tests {
             ])
             .unwrap()
         };
-        let settings = config("consumer.fetch.min.bytes=1").kafka_settings().unwrap();
+        let settings = config("consumer.fetch.min.bytes=1").worker.kafka_settings().unwrap();
         assert_eq!(settings.consumer["bootstrap.servers"], "k:9092");
         assert_eq!(settings.consumer["fetch.min.bytes"], "1");
         assert_eq!(settings.producer["security.protocol"], "SASL_SSL");
-        let err = config("sasl.password:hunter2").kafka_settings().unwrap_err().to_string();
+        let err = config("sasl.password:hunter2").worker.kafka_settings().unwrap_err().to_string();
         assert!(err.contains("sasl.password") && !err.contains("hunter2"), "{err}");
     }
 }

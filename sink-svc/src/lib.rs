@@ -36,14 +36,14 @@ pub use config::Config;
 
 /// Runs the sink service until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let worker_id = config.worker_id();
-    let kafka = hydrate_kafka::KafkaClients::new(config.kafka_settings()?).await?;
+    let worker_id = config.worker.worker_id();
+    let kafka = hydrate_kafka::KafkaClients::new(config.worker.kafka_settings()?).await?;
     let spool_root = config.spool_dir(&worker_id)?;
     // The metrics listener first, so a scrape sees the worker while it
     // registers (not ready until it holds a lease).
     hydrate_common::metrics::set_build_info("sink");
     let _ = (hydrate_common::metrics::sink(), hydrate_common::metrics::worker());
-    let metrics = match config.metrics_listen {
+    let metrics = match config.worker.metrics_listen {
         Some(addr) => Some(
             hydrate_common::telemetry::serve_metrics(addr, shutdown.clone())
                 .await
@@ -53,15 +53,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     tracing::info!(
         worker = %worker_id,
-        control_plane = ?config.control_plane,
+        control_plane = ?config.worker.control_plane,
         spool = %spool_root.display(),
         memory_limit = config.memory_limit,
         kafka = ?kafka,
         "sink service starting"
     );
     let options = WorkerOptions {
-        endpoints: config.control_plane.clone(),
-        token: config.worker_token.clone(),
+        endpoints: config.worker.control_plane.clone(),
+        token: config.worker.worker_token.clone(),
         worker_id,
         kind: v1::ConnectorType::Sink,
         capacity: config.capacity,

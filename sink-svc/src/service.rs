@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hydrate_common::telemetry::Readiness;
-use hydrate_common::worker::{LeaseSession, WorkerError, WorkerOptions};
+use hydrate_common::worker::{LeaseSession, WorkerError, WorkerOptions, run_leased};
 use hydrate_kafka::KafkaClients;
 use hydrate_proto::v1;
 use tokio::sync::{Notify, Semaphore};
@@ -87,34 +87,11 @@ pub async fn run(
     readiness: Option<Readiness>,
     shutdown: CancellationToken,
 ) {
-    let set_ready = |ready: bool| {
-        if let Some(readiness) = &readiness {
-            readiness.set_ready(ready);
-        }
-    };
-    while !shutdown.is_cancelled() {
-        let session = match LeaseSession::start(&options, &shutdown).await {
-            Ok(session) => Arc::new(session),
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot register with the control plane; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                }
-            }
-        };
-        set_ready(true);
-        supervise(&session, &shared).await;
-        set_ready(false);
-        if shutdown.is_cancelled() {
-            match Arc::try_unwrap(session) {
-                Ok(session) => session.close().await,
-                Err(_) => tracing::warn!("session still shared at shutdown; the lease expires by itself"),
-            }
-            break;
-        }
-        tracing::warn!("lease lost; all tasks stopped; registering again");
-    }
+    run_leased(&options, readiness.as_ref(), &shutdown, |session| {
+        let shared = &shared;
+        async move { supervise(&session, shared).await }
+    })
+    .await;
 }
 
 async fn supervise(session: &Arc<LeaseSession>, shared: &Shared) {

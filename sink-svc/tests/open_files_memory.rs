@@ -85,19 +85,24 @@ fn record(schema: &Schema, n: i64) -> Record {
     Record::new("t", SchemaAndValue::new(schema.clone(), Value::Struct(value)))
 }
 
+/// Snappy Parquet in row groups of 65,536 rows, as the benchmark's sink.
+fn options(spill_dir: Option<std::path::PathBuf>) -> FormatOptions {
+    FormatOptions {
+        format: Format::Parquet { codec: ParquetCodec::Snappy },
+        json_decimal_format: DecimalFormat::Base64,
+        excluded_fields: Vec::new(),
+        row_group_rows: 65_536,
+        spill_dir,
+    }
+}
+
 #[test]
 fn a_thousand_open_parquet_files_hold_about_what_they_report() {
     const FILES: usize = 1000;
     const ROWS_PER_FILE: i64 = 300;
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let schema = schema();
-    let options = FormatOptions {
-        format: Format::Parquet { codec: ParquetCodec::Snappy },
-        json_decimal_format: DecimalFormat::Base64,
-        excluded_fields: Vec::new(),
-        row_group_rows: 65_536,
-        spill_dir: None,
-    };
+    let options = options(None);
     let records: Vec<Record> = (0..ROWS_PER_FILE).map(|n| record(&schema, n)).collect();
     let before = LIVE.load(Ordering::Relaxed);
     let mut writers: Vec<Box<dyn RecordWriter>> = (0..FILES)
@@ -146,13 +151,7 @@ fn a_thousand_parquet_files_flushed_again_and_again_do_not_grow() {
     let spill = std::env::temp_dir().join(format!("hydrate-spill-test-{}", std::process::id()));
     std::fs::create_dir_all(&spill).unwrap();
     let schema = schema();
-    let options = FormatOptions {
-        format: Format::Parquet { codec: ParquetCodec::Snappy },
-        json_decimal_format: DecimalFormat::Base64,
-        excluded_fields: Vec::new(),
-        row_group_rows: 65_536,
-        spill_dir: Some(spill.clone()),
-    };
+    let options = options(Some(spill.clone()));
     let records: Vec<Record> = (0..ROWS_PER_ROUND).map(|n| record(&schema, n)).collect();
     let before = LIVE.load(Ordering::Relaxed);
     let mut writers: Vec<Box<dyn RecordWriter>> = (0..FILES)

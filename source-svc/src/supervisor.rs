@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hydrate_common::telemetry::Readiness;
-use hydrate_common::worker::{LeaseSession, WorkerError, WorkerOptions};
+use hydrate_common::worker::{LeaseSession, WorkerError, WorkerOptions, run_leased};
 use hydrate_kafka::KafkaClients;
 use hydrate_proto::v1;
 use tokio::sync::watch;
@@ -47,30 +47,11 @@ pub async fn run_worker(
     readiness: Option<Readiness>,
     shutdown: CancellationToken,
 ) {
-    let set_ready = |ready: bool| {
-        if let Some(readiness) = &readiness {
-            readiness.set_ready(ready);
-        }
-    };
-    loop {
-        match LeaseSession::start(&options, &shutdown).await {
-            Ok(session) => {
-                set_ready(true);
-                follow(&session, &kafka).await;
-                set_ready(false);
-                if shutdown.is_cancelled() {
-                    session.close().await;
-                    return;
-                }
-                tracing::warn!(worker = %session.worker_id, "lease lost; tasks stopped, registering again");
-            }
-            Err(err) => tracing::warn!(error = %err, "registering with the control plane failed"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
-    }
+    run_leased(&options, readiness.as_ref(), &shutdown, |session| {
+        let kafka = &kafka;
+        async move { follow(&session, kafka).await }
+    })
+    .await;
 }
 
 type TaskKey = (String, u32);

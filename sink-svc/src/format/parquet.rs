@@ -659,6 +659,17 @@ mod tests {
         }
     }
 
+    /// A writer of one Int64 column `n` into `buf`, setting rows aside in `dir`.
+    fn spilling_ids(row_group_rows: usize) -> (SpillDir, Schema, SharedBuf, Box<dyn RecordWriter>) {
+        let dir = SpillDir::new();
+        let mut options = options(ParquetCodec::None, &[], row_group_rows);
+        options.spill_dir = Some(dir.0.clone());
+        let schema = SchemaBuilder::struct_().field("n", Schema::of(SchemaType::Int64)).build();
+        let buf = SharedBuf::default();
+        let w = open_writer(&options, Some(&schema), Box::new(buf.clone())).unwrap();
+        (dir, schema, buf, w)
+    }
+
     fn ids(file: &[u8]) -> Vec<i64> {
         let batch = read(file);
         batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()
@@ -697,12 +708,7 @@ mod tests {
 
     #[test]
     fn rows_set_aside_go_into_full_row_groups_in_order() {
-        let dir = SpillDir::new();
-        let mut options = options(ParquetCodec::None, &[], 100);
-        options.spill_dir = Some(dir.0.clone());
-        let schema = SchemaBuilder::struct_().field("n", Schema::of(SchemaType::Int64)).build();
-        let buf = SharedBuf::default();
-        let mut w = open_writer(&options, Some(&schema), Box::new(buf.clone())).unwrap();
+        let (dir, schema, buf, mut w) = spilling_ids(100);
         let mut n = 0;
         let mut append = |w: &mut Box<dyn RecordWriter>, rows: i64| {
             for _ in 0..rows {
@@ -732,12 +738,7 @@ mod tests {
 
     #[test]
     fn a_flush_with_a_row_group_under_way_closes_it() {
-        let dir = SpillDir::new();
-        let mut options = options(ParquetCodec::None, &[], 10_000);
-        options.spill_dir = Some(dir.0.clone());
-        let schema = SchemaBuilder::struct_().field("n", Schema::of(SchemaType::Int64)).build();
-        let buf = SharedBuf::default();
-        let mut w = open_writer(&options, Some(&schema), Box::new(buf.clone())).unwrap();
+        let (dir, schema, buf, mut w) = spilling_ids(10_000);
         let batch = BATCH_ROWS as i64;
         for n in 0..3000 {
             w.append(&record(&schema, vec![Value::Int64(n)])).unwrap();

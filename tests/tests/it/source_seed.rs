@@ -5,13 +5,29 @@
 
 use std::time::{Duration, Instant};
 
+use futures::SinkExt;
+
 use hydrate_tests::env::shared_file;
 use serde_json::{Value, json};
 
 use crate::source_support::{SourceTest, TopicReader};
 
-/// Copies Pagila's tables into the test's schema with their own sequences
-/// and Pagila's `last_updated` trigger, so `dml.sql` runs against the copy.
+/// Pagila's rows of `table` as shipped: the text of its `COPY ... FROM
+/// stdin` block in the dataset (not the stack's `public` tables, which the
+/// demo's `dml.sql` changes) and the column list.
+fn shipped_rows(data: &str, table: &str) -> (String, String) {
+    let head = format!("COPY public.{table} (");
+    let start = data.find(&head).unwrap_or_else(|| panic!("no COPY block for {table} in pagila-data.sql"));
+    let line_end = start + data[start..].find('\n').expect("COPY line");
+    let columns = data[start + head.len()..line_end].split(')').next().expect("columns").to_owned();
+    let body = &data[line_end + 1..];
+    let end = body.find("\n\\.\n").expect("end of COPY data");
+    (columns, format!("{}\n", &body[..end]))
+}
+
+/// Copies Pagila's tables, as shipped, into the test's schema with their
+/// own sequences and Pagila's `last_updated` trigger, so `dml.sql` runs
+/// against the copy.
 async fn copy_pagila(t: &SourceTest) {
     let s = &t.schema;
     let mut sql = String::new();
@@ -20,13 +36,28 @@ async fn copy_pagila(t: &SourceTest) {
             "CREATE TABLE {s}.{table} (LIKE public.{table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
              CREATE SEQUENCE {s}.{table}_seq;
              ALTER TABLE {s}.{table} ALTER {id} SET DEFAULT nextval('{s}.{table}_seq');
-             INSERT INTO {s}.{table} SELECT * FROM public.{table};
-             SELECT setval('{s}.{table}_seq', (SELECT max({id}) FROM {s}.{table}));
              CREATE TRIGGER last_updated BEFORE UPDATE ON {s}.{table} FOR EACH ROW EXECUTE FUNCTION public.last_updated();"
         ));
     }
-    sql.push_str(&format!("CREATE TABLE {s}.customer AS SELECT * FROM public.customer;"));
-    t.pg.batch_execute(&sql).await.expect("copy pagila");
+    sql.push_str(&format!("CREATE TABLE {s}.customer (LIKE public.customer INCLUDING DEFAULTS);"));
+    t.pg.batch_execute(&sql).await.expect("create the pagila copy");
+    let data = shared_file("datasets/pagila/pagila-data.sql");
+    for table in ["country", "city", "address", "customer"] {
+        let (columns, rows) = shipped_rows(&data, table);
+        let copy =
+            t.pg.copy_in::<_, bytes::Bytes>(&format!("COPY {s}.{table} ({columns}) FROM STDIN"))
+                .await
+                .expect("copy in");
+        futures::pin_mut!(copy);
+        copy.send(bytes::Bytes::from(rows)).await.expect("copy rows");
+        copy.as_mut().finish().await.unwrap_or_else(|e| panic!("copy {table}: {e}"));
+    }
+    let mut sequences = String::new();
+    for (table, id) in [("country", "country_id"), ("city", "city_id"), ("address", "address_id")] {
+        sequences
+            .push_str(&format!("SELECT setval('{s}.{table}_seq', (SELECT max({id}) FROM {s}.{table}));"));
+    }
+    t.pg.batch_execute(&sequences).await.expect("set the sequences");
 }
 
 /// The seed config `file` pointed at the test's schema, its topic prefix
