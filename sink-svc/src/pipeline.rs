@@ -77,6 +77,13 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// `longest`, or less: up to the first of the `due` times (ms) and just past
+/// it, so the step ends when a scheduled rotation falls due.
+fn until_due(due: impl Iterator<Item = i64>, now_ms: i64, longest: Duration) -> Duration {
+    due.map(|at| Duration::from_millis(u64::try_from(at - now_ms + 1).unwrap_or(0)))
+        .fold(longest, Duration::min)
+}
+
 /// Records handed from the reading stage to the writing stage at a time.
 const CHUNK: usize = 256;
 /// Chunks between the two stages: a bound on records read ahead.
@@ -236,6 +243,13 @@ impl<'p> ReadStage<'p> {
 }
 
 impl Pipeline {
+    /// How long the next step may read: `longest`, or less when a segment's
+    /// scheduled rotation falls due sooner (a step reads on to its end, and
+    /// files are committed between steps).
+    pub fn step_wait(&self, longest: Duration) -> Duration {
+        until_due(self.writers.values().filter_map(PartitionWriter::rotation_due), now_ms(), longest)
+    }
+
     /// Polls for up to `wait` and handles what arrives, then lets the
     /// schedule rotate idle segments. Reading (poll, convert, transform,
     /// partition) runs on a thread of its own beside writing (encode into
@@ -443,5 +457,19 @@ impl WriteStage<'_> {
         }
         self.memory.flushed(left as u64);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_ends_when_the_first_scheduled_rotation_falls_due() {
+        let step = Duration::from_millis(200);
+        assert_eq!(until_due(std::iter::empty(), 1_000, step), step);
+        assert_eq!(until_due([1_500].into_iter(), 1_000, step), step);
+        assert_eq!(until_due([1_150, 1_080].into_iter(), 1_000, step), Duration::from_millis(81));
+        assert_eq!(until_due([990].into_iter(), 1_000, step), Duration::ZERO, "overdue: no reading");
     }
 }

@@ -392,6 +392,12 @@ impl PartitionWriter {
         }))
     }
 
+    /// When the schedule commits the open segment (None: no schedule, or
+    /// nothing to commit).
+    pub fn rotation_due(&self) -> Option<i64> {
+        self.next_rotation.filter(|_| self.segment_records > 0)
+    }
+
     /// Commits the open segment if the schedule says so (called also when
     /// no record comes), and moves the schedule on.
     pub fn tick(&mut self, now_ms: i64) -> Result<()> {

@@ -32,7 +32,8 @@ use crate::sidecar::Sidecar;
 use crate::spool::Spool;
 use crate::upload::Uploader;
 
-/// How long one step polls before the schedule and commits are looked at.
+/// How long one step polls at most before the schedule and commits are
+/// looked at (less when a scheduled rotation falls due sooner).
 const STEP: Duration = Duration::from_millis(200);
 /// Consecutive retryable failures before the task is reported FAILED.
 const MAX_ATTEMPTS: u32 = 8;
@@ -300,7 +301,8 @@ async fn consume(
         }
         let Some(mut moving) = slot.take() else { break Err(SinkError::Config("pipeline lost".into())) };
         let joined = tokio::task::spawn_blocking(move || {
-            let result = moving.step(STEP).and_then(|stats| {
+            let wait = moving.step_wait(STEP);
+            let result = moving.step(wait).and_then(|stats| {
                 if moving.writers.values().any(PartitionWriter::has_closed)
                     && let Some(dlq) = &moving.dlq
                 {
