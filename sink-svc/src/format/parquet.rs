@@ -206,7 +206,11 @@ impl ParquetWriter {
     fn write_batch(&mut self) -> Result<(), FormatError> {
         if let Some(spill) = &mut self.spill {
             let writer = &mut self.writer;
-            spill.drain(|batch| writer.write(&batch).map_err(encode))?;
+            // Part of the rows set aside may be in the file now: nothing more goes in.
+            if let Err(e) = spill.drain(|batch| writer.write(&batch).map_err(encode)) {
+                self.broken = Some(format!("writing the rows set aside: {e}"));
+                return Err(e);
+            }
         }
         if let Some(batch) = self.take_batch()? {
             self.writer.write(&batch).map_err(encode)?;
@@ -219,8 +223,11 @@ impl ParquetWriter {
     fn spill_batch(&mut self) -> Result<(), FormatError> {
         if let Some(batch) = self.take_batch()?
             && let Some(spill) = &mut self.spill
+            && let Err(e) = spill.push(&batch)
         {
-            spill.push(&batch)?;
+            // The rows have left the builders but are not set aside.
+            self.broken = Some(format!("setting rows aside: {e}"));
+            return Err(e);
         }
         self.measured = self.measure();
         Ok(())
@@ -775,5 +782,21 @@ mod tests {
         assert_eq!(dir.files(), 1);
         drop(w);
         assert_eq!(dir.files(), 0);
+    }
+
+    #[test]
+    fn rows_that_cannot_be_set_aside_leave_the_object_unusable() {
+        let dir = SpillDir::new();
+        let mut options = options(ParquetCodec::Snappy, &[], 0);
+        options.spill_dir = Some(dir.0.join("gone"));
+        let schema = SchemaBuilder::struct_().field("n", Schema::of(SchemaType::Int64)).build();
+        let mut w = open_writer(&options, Some(&schema), Box::new(std::io::sink())).unwrap();
+        w.append(&record(&schema, vec![Value::Int64(1)])).unwrap();
+        assert!(matches!(w.flush(), Err(FormatError::Io(_))));
+        // The row left the builders without reaching the disk: the object
+        // cannot be finished as if it held it.
+        let err = w.append(&record(&schema, vec![Value::Int64(2)])).unwrap_err().to_string();
+        assert!(err.contains("unusable") && err.contains("setting rows aside"), "{err}");
+        assert!(w.finish().is_err());
     }
 }
