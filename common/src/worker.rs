@@ -400,3 +400,40 @@ pub async fn run_leased<F, Fut>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        worker: WorkerArgs,
+    }
+
+    fn args(extra: &[&str]) -> WorkerArgs {
+        let mut argv = vec!["worker", "--control-plane=http://a:1,http://b:2", "--kafka-bootstrap-servers=k:9092"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().worker
+    }
+
+    #[test]
+    fn a_worker_is_named_by_its_flag_or_after_its_host_and_process() {
+        assert_eq!(args(&["--worker-id=sink-0"]).worker_id(), "sink-0");
+        let made = args(&["--worker-id="]).worker_id();
+        let (host, pid) = made.rsplit_once('-').unwrap();
+        assert_eq!(pid, std::process::id().to_string());
+        assert!(!host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)), "{made}");
+    }
+
+    #[test]
+    fn endpoints_split_on_commas_and_the_bootstrap_flag_reaches_every_client() {
+        let worker = args(&["--kafka-property=consumer.fetch.min.bytes=1"]);
+        assert_eq!(worker.control_plane, ["http://a:1", "http://b:2"]);
+        let settings = worker.kafka_settings().unwrap();
+        assert_eq!(settings.producer["bootstrap.servers"], "k:9092");
+        assert_eq!(settings.consumer["fetch.min.bytes"], "1");
+    }
+}
