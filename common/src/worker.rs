@@ -414,7 +414,8 @@ mod tests {
     }
 
     fn args(extra: &[&str]) -> WorkerArgs {
-        let mut argv = vec!["worker", "--control-plane=http://a:1,http://b:2", "--kafka-bootstrap-servers=k:9092"];
+        let mut argv =
+            vec!["worker", "--control-plane=http://a:1,http://b:2", "--kafka-bootstrap-servers=k:9092"];
         argv.extend_from_slice(extra);
         Cli::try_parse_from(argv).unwrap().worker
     }
@@ -425,7 +426,10 @@ mod tests {
         let made = args(&["--worker-id="]).worker_id();
         let (host, pid) = made.rsplit_once('-').unwrap();
         assert_eq!(pid, std::process::id().to_string());
-        assert!(!host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)), "{made}");
+        assert!(
+            !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+            "{made}"
+        );
     }
 
     #[test]

@@ -29,23 +29,20 @@ fn headers_line(id: u64) -> serde_json::Value {
 }
 
 fn config(world: &SinkWorld, topic: &str, format: &str, flush_size: u32) -> serde_json::Value {
-    serde_json::json!({
-        "connector.class": "io.confluent.connect.s3.S3SinkConnector",
-        "topics": topic,
-        "s3.region": "us-east-1",
-        "s3.bucket.name": world.scope.env().s3_bucket(),
-        "topics.dir": world.topics_dir(),
-        "flush.size": flush_size,
-        "format.class": format,
-        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-        "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
-        "partition.field.name": "g",
-        "schema.compatibility": "NONE",
-        "store.kafka.keys": true,
-        "keys.format.class": format,
-        "store.kafka.headers": true,
-        "headers.format.class": format,
-    })
+    world.sink_config(
+        topic,
+        serde_json::json!({
+            "flush.size": flush_size,
+            "format.class": format,
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+            "partition.field.name": "g",
+            "store.kafka.keys": true,
+            "keys.format.class": format,
+            "store.kafka.headers": true,
+            "headers.format.class": format,
+        }),
+    )
 }
 
 async fn wait_committed(world: &SinkWorld, name: &str, topic: &str, ends: Vec<i64>) {

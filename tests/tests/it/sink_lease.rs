@@ -18,17 +18,12 @@ async fn sink_pause_stops_consuming_and_resume_goes_on_from_the_checkpoint() {
         ids.map(|id| (0, None, Some(envelope(ADDRESS_SCHEMA, &address_payload(id))))).collect()
     };
     world.produce(&topic, rows(1..=10)).await;
-    let config = serde_json::json!({
-        "connector.class": "io.confluent.connect.s3.S3SinkConnector",
-        "topics": topic,
-        "s3.region": "us-east-1",
-        "s3.bucket.name": world.scope.env().s3_bucket(),
-        "topics.dir": world.topics_dir(),
-        "flush.size": 5,
-        "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
-        "partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner",
-        "schema.compatibility": "NONE"
-    });
+    let config = world.sink_config(
+        &topic,
+        serde_json::json!({
+            "flush.size": 5,
+        }),
+    );
     let name = format!("pause_{}", world.scope.id());
     world.put(&name, config).await;
     let dir = format!("{}/{topic}/partition=0/", world.topics_dir());

@@ -34,21 +34,17 @@ async fn sink_kill_9_twenty_times_during_a_million_records_leaves_each_once() {
         .collect();
     world.produce(&topic, records).await;
 
-    let config = serde_json::json!({
-        "connector.class": "io.confluent.connect.s3.S3SinkConnector",
-        "tasks.max": 1,
-        "topics": topic,
-        "s3.region": "us-east-1",
-        "s3.bucket.name": world.scope.env().s3_bucket(),
-        "topics.dir": world.topics_dir(),
-        "flush.size": 10000,
-        "rotate.schedule.interval.ms": 1000,
-        "timezone": "UTC",
-        "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
-        "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
-        "partition.field.name": "g",
-        "schema.compatibility": "NONE"
-    });
+    let config = world.sink_config(
+        &topic,
+        serde_json::json!({
+            "tasks.max": 1,
+            "flush.size": 10000,
+            "rotate.schedule.interval.ms": 1000,
+            "timezone": "UTC",
+            "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+            "partition.field.name": "g",
+        }),
+    );
     let name = format!("kill9_{}", world.scope.id());
     world.put(&name, config).await;
     world.wait_tasks(&name, v1::State::Running, Duration::from_secs(30)).await;
@@ -108,24 +104,20 @@ async fn sink_kill_9_ten_times_with_keys_leaves_each_record_once_beside_its_key(
         .collect();
     world.produce(&topic, records).await;
 
-    let config = serde_json::json!({
-        "connector.class": "io.confluent.connect.s3.S3SinkConnector",
-        "tasks.max": 1,
-        "topics": topic,
-        "s3.region": "us-east-1",
-        "s3.bucket.name": world.scope.env().s3_bucket(),
-        "topics.dir": world.topics_dir(),
-        "flush.size": 2000,
-        "rotate.schedule.interval.ms": 1000,
-        "timezone": "UTC",
-        "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
-        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-        "store.kafka.keys": true,
-        "keys.format.class": "io.confluent.connect.s3.format.json.JsonFormat",
-        "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
-        "partition.field.name": "g",
-        "schema.compatibility": "NONE"
-    });
+    let config = world.sink_config(
+        &topic,
+        serde_json::json!({
+            "tasks.max": 1,
+            "flush.size": 2000,
+            "rotate.schedule.interval.ms": 1000,
+            "timezone": "UTC",
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "store.kafka.keys": true,
+            "keys.format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+            "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+            "partition.field.name": "g",
+        }),
+    );
     let name = format!("kill9keys_{}", world.scope.id());
     world.put(&name, config).await;
     world.wait_tasks(&name, v1::State::Running, Duration::from_secs(30)).await;
@@ -182,18 +174,14 @@ async fn sink_recovery_from_a_pending_checkpoint_writes_only_the_missing_object(
     world.create_topic(&topic, 1).await;
     let row = |id: u64| (0, None, Some(envelope(SCHEMA, &format!(r#"{{"id":{id},"g":{}}}"#, id % 2))));
     world.produce(&topic, (0..10).map(row).collect()).await;
-    let config = serde_json::json!({
-        "connector.class": "io.confluent.connect.s3.S3SinkConnector",
-        "topics": topic,
-        "s3.region": "us-east-1",
-        "s3.bucket.name": world.scope.env().s3_bucket(),
-        "topics.dir": world.topics_dir(),
-        "flush.size": 10,
-        "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
-        "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
-        "partition.field.name": "g",
-        "schema.compatibility": "NONE"
-    });
+    let config = world.sink_config(
+        &topic,
+        serde_json::json!({
+            "flush.size": 10,
+            "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+            "partition.field.name": "g",
+        }),
+    );
     let name = format!("pending_{}", world.scope.id());
     world.put(&name, config).await;
     let checkpoint_key = format!("{}/_hydrate/{name}/{topic}+0.json", world.topics_dir());
@@ -275,17 +263,12 @@ async fn a_second_connector_writing_the_same_names_overwrites_without_restarting
     world.create_topic(&topic, 1).await;
     let row = |id: u64| (0, None, Some(envelope(SCHEMA, &format!(r#"{{"id":{id},"g":{}}}"#, id % 2))));
     world.produce(&topic, (0..100).map(row).collect()).await;
-    let config = serde_json::json!({
-        "connector.class": "io.confluent.connect.s3.S3SinkConnector",
-        "topics": topic,
-        "s3.region": "us-east-1",
-        "s3.bucket.name": world.scope.env().s3_bucket(),
-        "topics.dir": world.topics_dir(),
-        "flush.size": 10,
-        "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
-        "partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner",
-        "schema.compatibility": "NONE"
-    });
+    let config = world.sink_config(
+        &topic,
+        serde_json::json!({
+            "flush.size": 10,
+        }),
+    );
     let (first, second) = (format!("first_{}", world.scope.id()), format!("second_{}", world.scope.id()));
     // One after the other, so that every name the second writes is taken.
     for name in [&first, &second] {

@@ -219,6 +219,26 @@ impl SinkWorld {
         .expect("produce");
     }
 
+    /// An S3 sink connector config reading `topic` into the test's bucket
+    /// and topics directory (JSON, the default partitioner,
+    /// `schema.compatibility` NONE), with `settings` over it.
+    pub fn sink_config(&self, topic: &str, settings: serde_json::Value) -> serde_json::Value {
+        let mut config = serde_json::json!({
+            "connector.class": "io.confluent.connect.s3.S3SinkConnector",
+            "topics": topic,
+            "s3.region": "us-east-1",
+            "s3.bucket.name": self.scope.env().s3_bucket(),
+            "topics.dir": self.topics_dir(),
+            "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+            "partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner",
+            "schema.compatibility": "NONE",
+        });
+        if let (Some(base), serde_json::Value::Object(over)) = (config.as_object_mut(), settings) {
+            base.extend(over);
+        }
+        config
+    }
+
     /// Creates the connector.
     pub async fn put(&self, name: &str, config: serde_json::Value) {
         let request = v1::PutConnectorConfigRequest {
