@@ -12,7 +12,8 @@ pub struct Config {
     /// Control plane, identity, Kafka and reporting, as every worker.
     #[command(flatten)]
     pub worker: WorkerArgs,
-    /// Local scratch directory for objects being written (default: a temp dir).
+    /// Local scratch directory for objects being written and Parquet rows set
+    /// aside under memory pressure (default: a temp dir).
     #[arg(long, env = "HYDRATE_SPOOL_DIR")]
     pub spool_dir: Option<PathBuf>,
     /// Memory the encoders may buffer in total, in bytes (suffixes KiB, MiB, GiB).
