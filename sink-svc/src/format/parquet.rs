@@ -462,8 +462,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn nested_structs_lists_and_maps_with_nulls() {
+    /// Structs, lists and maps, with nulls at each level.
+    fn nested() -> (Schema, Vec<Record>) {
         let point = SchemaBuilder::struct_()
             .field("x", Schema::of(SchemaType::Int32))
             .field("label", Schema::optional_of(SchemaType::String))
@@ -486,7 +486,7 @@ mod tests {
                 .unwrap(),
             )
         };
-        let records = [
+        let records = vec![
             record(
                 &schema,
                 vec![
@@ -498,6 +498,12 @@ mod tests {
             ),
             record(&schema, vec![Value::Null, Value::Null, Value::Map(vec![]), Value::Array(vec![])]),
         ];
+        (schema, records)
+    }
+
+    #[test]
+    fn nested_structs_lists_and_maps_with_nulls() {
+        let (schema, records) = nested();
         let (batch, _) = round_trip(&options(ParquetCodec::Zstd, &[], 0), &schema, &records);
         let point_col = batch.column_by_name("point").unwrap().as_struct().clone();
         assert!(point_col.is_valid(0) && point_col.is_null(1));
@@ -798,5 +804,26 @@ mod tests {
         let err = w.append(&record(&schema, vec![Value::Int64(2)])).unwrap_err().to_string();
         assert!(err.contains("unusable") && err.contains("setting rows aside"), "{err}");
         assert!(w.finish().is_err());
+    }
+
+    #[test]
+    fn every_type_comes_back_the_same_after_being_set_aside() {
+        let typed = all_types();
+        let typed_records = (0..3).map(|n| record(&typed, all_values(n))).collect();
+        for (schema, records) in [(typed, typed_records), nested()] {
+            let (direct, _) = round_trip(&options(ParquetCodec::Snappy, &[], 0), &schema, &records);
+            let dir = SpillDir::new();
+            let mut spilling = options(ParquetCodec::Snappy, &[], 0);
+            spilling.spill_dir = Some(dir.0.clone());
+            let buf = SharedBuf::default();
+            let mut w = open_writer(&spilling, Some(&schema), Box::new(buf.clone())).unwrap();
+            for r in &records {
+                w.append(r).unwrap();
+                w.flush().unwrap();
+            }
+            assert_eq!(dir.files(), 1);
+            w.finish().unwrap();
+            assert_eq!(read(&buf.bytes()), direct);
+        }
     }
 }
