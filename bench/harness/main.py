@@ -2,6 +2,8 @@
 binaries first). Prints a table and writes bench/results/latest.json."""
 
 import argparse
+import json
+import os
 import sys
 import time
 import traceback
@@ -25,6 +27,32 @@ def parse_parts(text):
                 raise argparse.ArgumentTypeError(f"unknown part {p} (parts: {', '.join(PARTS)}, peers, all)")
             parts.append(p)
     return parts
+
+
+def cpu_idle(seconds):
+    """The share of CPU time idle (with iowait) over the next `seconds`."""
+    def sample():
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)
+    idle0, total0 = sample()
+    time.sleep(seconds)
+    idle1, total1 = sample()
+    return (idle1 - idle0) / max(1, total1 - total0)
+
+
+def settle(report, idle=0.8, longest=180):
+    """Waits until what the last part left behind is done: dirty pages
+    written (the produce limit leaves gigabytes), Kafka's delayed deletion
+    of the last part's topics, S3Proxy's deletes. Each part is measured on
+    a machine at rest, as the first one is."""
+    started = time.time()
+    os.sync()
+    while time.time() - started < longest and cpu_idle(2) < idle:
+        pass
+    waited = time.time() - started
+    report.info.setdefault("settled_s", []).append(round(waited, 1))
+    log(f"settled in {waited:.0f} s (CPU at least {idle:.0%} idle, dirty pages written)")
 
 
 def main():
@@ -74,9 +102,11 @@ def main():
             at = parts.index("sink") + 1 if "sink" in parts else parts.index("snapshot") + 1
             parts.insert(at, "produce-limit")
             steps["produce-limit"] = runs.produce_limit
-        for part in parts:
+        for i, part in enumerate(parts):
             if part == "produce-limit" and "snapshot" in failed:
                 continue
+            if i > 0:
+                settle(report)
             try:
                 steps[part]()
             except Exception as err:  # noqa: BLE001 - report it, go on with the next part
@@ -84,13 +114,15 @@ def main():
                 stack.stop_workers()
                 failed.append(part)
                 report.info.setdefault("failed", {})[part] = str(err)[-2000:]
-        peers.compare(report)
     finally:
         stack.stop_all()
         if "runs" in locals():
             stack.delete_topics(*runs.topics)
     out = Path(args.out) if args.out else Path(args.root) / "bench" / "results" / "latest.json"
-    report.write(out, args.note, merge=args.merge)
+    if args.merge and out.exists():
+        report.merge(json.loads(out.read_text()))
+    peers.compare(report)
+    report.write(out, args.note)
     print()
     print(report.table())
     print()

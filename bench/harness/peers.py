@@ -152,7 +152,11 @@ def dlt(stack, report, root, cache, peer_rows):
 
 
 def compare(report):
+    """The peer ratios, from the raw results (this run's, or merged from the
+    last report): figures made earlier for them are replaced."""
     raw = report.raw
+    ours = {"Hydrate snapshot vs Debezium snapshot", "Hydrate end to end vs dlt"}
+    report.figures = [f for f in report.figures if f["what"] not in ours]
     if "hydrate_snapshot" in raw and "debezium_snapshot" in raw:
         report.figure("peers", "Hydrate snapshot vs Debezium snapshot", raw["hydrate_snapshot"]["rows_per_s"],
                       "rows/s", "Debezium (Kafka Connect) snapshot", raw["debezium_snapshot"]["rows_per_s"],

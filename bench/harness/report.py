@@ -66,10 +66,8 @@ class Report:
         return {"host": platform.node(), "cpus": os.cpu_count(), "cpu": cpu, "memory": mem,
                 "kernel": platform.release(), "load_average_at_end": [round(x, 2) for x in load]}
 
-    def write(self, path, note, merge=False):
+    def write(self, path, note):
         path = Path(path)
-        if merge and path.exists():
-            self.merge(json.loads(path.read_text()))
         doc = {
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "duration_s": round(time.time() - self.started, 1),
