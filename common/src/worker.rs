@@ -75,6 +75,19 @@ impl WorkerArgs {
         }
     }
 
+    /// How the worker registers: these flags, its `kind` and `capacity`,
+    /// and the `address` its metrics are served on (empty when off).
+    pub fn options(&self, kind: v1::ConnectorType, capacity: u32, address: String) -> WorkerOptions {
+        WorkerOptions {
+            endpoints: self.control_plane.clone(),
+            token: self.worker_token.clone(),
+            worker_id: self.worker_id(),
+            kind,
+            capacity,
+            address,
+        }
+    }
+
     /// The Kafka settings: the properties file first, then each
     /// `--kafka-property`; `--kafka-bootstrap-servers` wins over the file's
     /// `bootstrap.servers`.

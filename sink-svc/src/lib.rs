@@ -59,13 +59,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         kafka = ?kafka,
         "sink service starting"
     );
+    let address = metrics.as_ref().map(|m| m.local_addr().to_string()).unwrap_or_default();
     let options = WorkerOptions {
-        endpoints: config.worker.control_plane.clone(),
-        token: config.worker.worker_token.clone(),
         worker_id,
-        kind: v1::ConnectorType::Sink,
-        capacity: config.capacity,
-        address: metrics.as_ref().map(|m| m.local_addr().to_string()).unwrap_or_default(),
+        ..config.worker.options(v1::ConnectorType::Sink, config.capacity, address)
     };
     let shared = service::Shared {
         kafka,

@@ -19,7 +19,7 @@ pub mod types;
 mod writer;
 
 use anyhow::Context;
-use hydrate_common::worker::{WorkerArgs, WorkerOptions};
+use hydrate_common::worker::WorkerArgs;
 use hydrate_proto::v1;
 use tokio_util::sync::CancellationToken;
 
@@ -52,14 +52,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         ),
         None => None,
     };
-    let options = WorkerOptions {
-        endpoints: config.worker.control_plane.clone(),
-        token: config.worker.worker_token.clone(),
-        worker_id: config.worker.worker_id(),
-        kind: v1::ConnectorType::Source,
-        capacity: config.capacity,
-        address: metrics.as_ref().map(|m| m.local_addr().to_string()).unwrap_or_default(),
-    };
+    let address = metrics.as_ref().map(|m| m.local_addr().to_string()).unwrap_or_default();
+    let options = config.worker.options(v1::ConnectorType::Source, config.capacity, address);
     tracing::info!(worker = %options.worker_id, endpoints = ?options.endpoints, kafka = %config.worker.kafka_bootstrap_servers, "source service starting");
     let kafka =
         supervisor::KafkaRuntime { bootstrap: config.worker.kafka_bootstrap_servers.clone(), settings };
