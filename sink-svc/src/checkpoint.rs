@@ -32,7 +32,13 @@
 //! sends the task through recovery again, which then finds it). The files
 //! of one directory are uploaded one after another, oldest first, so the
 //! present ones of a directory are a prefix; a present file after an absent
-//! one would mean records skipped, and recovery refuses it.
+//! one would mean records skipped, and recovery refuses it. Files a
+//! recovery kept pending are marked `carried`: they are a dead attempt's,
+//! cut at other offsets than the files of the writer that carried them.
+//! That writer read every record of the directory again from its own
+//! resume point, so a carried file that never landed leaves no gap before
+//! the writer's own files, and does not stop them from counting. Any
+//! absent file before a present carried one (landed late) is still refused.
 //! Seek to `resume` and skip every record at or below its directory's
 //! watermark. New files then start above every
 //! watermark, so their names are new, whatever the (wall-clock) rotation
@@ -109,6 +115,10 @@ pub struct PendingObject {
     /// Its keys and headers objects (absent in checkpoints of older versions).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sidecars: Vec<String>,
+    /// A file of an earlier attempt that recovery did not find and kept
+    /// pending, rather than one the checkpoint's writer cut.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub carried: bool,
 }
 
 /// Where a partition resumes, and which records to skip there.
@@ -118,8 +128,9 @@ pub struct Resume {
     pub offset: Option<i64>,
     /// Per encoded partition, records at or below this are in the lake.
     pub watermarks: BTreeMap<String, i64>,
-    /// Pending objects not found: kept pending, since an upload of a dead
-    /// attempt may still land; a name clash then sends the task back here.
+    /// Pending objects not found, marked `carried`: kept pending, since an
+    /// upload of a dead attempt may still land; a name clash then sends the
+    /// task back here.
     pub unresolved: Vec<PendingObject>,
 }
 
@@ -204,13 +215,17 @@ pub async fn recover<H: Heads>(checkpoint: &Checkpoint, connector: &str, heads: 
     }
     for (encoded, mut files) in directories {
         files.sort_by_key(|f| (f.start.unwrap_or(i64::MIN), f.end));
-        let mut missing: Option<&PendingObject> = None;
+        // The first absent file of the checkpoint's writer, and of anyone.
+        let (mut missing_own, mut missing): (Option<&PendingObject>, Option<&PendingObject>) = (None, None);
         for pending in files {
             let found = heads.head(&pending.key).await?.filter(|w| w.is_from(connector));
             let Some(found) = found else {
                 if pending.end >= checkpoint.resume {
-                    unresolved.push(pending.clone());
+                    unresolved.push(PendingObject { carried: true, ..pending.clone() });
                     missing.get_or_insert(pending);
+                    if !pending.carried {
+                        missing_own.get_or_insert(pending);
+                    }
                 }
                 continue;
             };
@@ -223,7 +238,7 @@ pub async fn recover<H: Heads>(checkpoint: &Checkpoint, connector: &str, heads: 
                 )));
             }
             check_sidecars(pending, &found, heads).await?;
-            if let Some(earlier) = missing {
+            if let Some(earlier) = if pending.carried { missing } else { missing_own } {
                 return Err(SinkError::Inconsistent(format!(
                     "object {} is in the lake but the earlier file {} of directory {encoded} is not; \
                      resuming would skip its records",
@@ -291,6 +306,7 @@ mod tests {
                 start: Some(141),
                 end: 150,
                 sidecars: vec!["k.keys.json".into()],
+                carried: true,
             }],
         };
         let text = serde_json::to_string(&cp).unwrap();
@@ -300,11 +316,12 @@ mod tests {
         )
         .unwrap();
         assert!(bare.pending.is_empty() && bare.watermarks.is_empty());
-        // Entries of older versions list no sidecars.
+        // Entries of older versions list no sidecars and are not marked carried.
         let old: PendingObject =
             serde_json::from_str(r#"{"key":"k","encoded":"e","start":1,"end":2}"#).unwrap();
-        assert!(old.sidecars.is_empty());
-        assert!(!serde_json::to_string(&old).unwrap().contains("sidecars"));
+        assert!(old.sidecars.is_empty() && !old.carried);
+        let text = serde_json::to_string(&old).unwrap();
+        assert!(!text.contains("sidecars") && !text.contains("carried"), "{text}");
     }
 
     /// Objects by key, as HEAD would describe them.
@@ -334,7 +351,12 @@ mod tests {
             start: Some(start),
             end,
             sidecars: Vec::new(),
+            carried: false,
         }
+    }
+
+    fn carried(key: &str, encoded: &str, start: i64, end: i64) -> PendingObject {
+        PendingObject { carried: true, ..pending(key, encoded, start, end) }
     }
 
     fn checkpoint(resume: i64, pending: Vec<PendingObject>) -> Checkpoint {
@@ -384,6 +406,38 @@ mod tests {
         assert_eq!(resume.watermarks, BTreeMap::from([("a".to_owned(), 20)]));
         let names: Vec<_> = resume.unresolved.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(names, ["a/2", "b/1"]);
+        assert!(resume.unresolved.iter().all(|p| p.carried), "kept pending as a dead attempt's");
+    }
+
+    #[test]
+    fn a_carried_file_that_never_landed_does_not_stop_the_next_writers_files_from_counting() {
+        // A dead attempt cut g=2 at 24546 (to 25500); its successor read
+        // g=2 again from 14543, cut it at 22546 (committed, resume 24997)
+        // and 25001, and died with 25001 up but not checkpointed.
+        let cp = checkpoint(
+            24_997,
+            vec![carried("g=2/24546", "g=2", 24_546, 25_500), pending("g=2/25001", "g=2", 25_001, 25_400)],
+        );
+        let lake = Lake(BTreeMap::from([("g=2/25001".to_owned(), written("s3", 25_001, 25_400))]));
+        let resume = run(recover(&cp, "s3", &lake)).unwrap();
+        assert_eq!(resume.watermarks, BTreeMap::from([("g=2".to_owned(), 25_400)]));
+        assert_eq!(resume.unresolved, vec![carried("g=2/24546", "g=2", 24_546, 25_500)]);
+        // The same two files cut by one writer: 25001 landed before 24546.
+        let cp = checkpoint(
+            24_997,
+            vec![pending("g=2/24546", "g=2", 24_546, 25_000), pending("g=2/25001", "g=2", 25_001, 25_400)],
+        );
+        assert!(matches!(run(recover(&cp, "s3", &lake)), Err(SinkError::Inconsistent(_))));
+    }
+
+    #[test]
+    fn a_carried_file_that_landed_late_after_an_absent_one_is_refused() {
+        for earlier in [pending("a/1", "a", 10, 20), carried("a/1", "a", 10, 20)] {
+            let cp = checkpoint(10, vec![earlier, carried("a/2", "a", 21, 30)]);
+            let lake = Lake(BTreeMap::from([("a/2".to_owned(), written("s3", 21, 30))]));
+            let err = run(recover(&cp, "s3", &lake)).unwrap_err();
+            assert!(matches!(err, SinkError::Inconsistent(_)), "{err}");
+        }
     }
 
     #[test]
@@ -402,7 +456,7 @@ mod tests {
         let lake = Lake(BTreeMap::from([("a/1".to_owned(), written("other", 10, 99))]));
         let resume = run(recover(&cp, "s3", &lake)).unwrap();
         assert!(resume.watermarks.is_empty());
-        assert_eq!(resume.unresolved, vec![pending("a/1", "a", 10, 20)]);
+        assert_eq!(resume.unresolved, vec![carried("a/1", "a", 10, 20)]);
         // Objects of older versions name no connector: they are ours.
         let mut old = written("s3", 10, 20);
         old.connector = None;
@@ -448,7 +502,8 @@ mod tests {
         lake.0.remove("a/1");
         let resume = run(recover(&cp, "s3", &lake)).unwrap();
         assert!(resume.watermarks.is_empty());
-        assert_eq!(resume.unresolved, cp.pending, "written again, sidecars replaced");
+        let kept: Vec<_> = cp.pending.iter().map(|p| PendingObject { carried: true, ..p.clone() }).collect();
+        assert_eq!(resume.unresolved, kept, "written again, sidecars replaced");
     }
 
     #[test]

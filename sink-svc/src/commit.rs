@@ -71,6 +71,7 @@ pub async fn commit_closed(
             start: Some(f.start),
             end: f.end,
             sidecars: f.sidecars.iter().map(|s| s.key.clone()).collect(),
+            carried: false,
         }))
         .collect();
     stop_if(cancel)?;

@@ -251,6 +251,78 @@ async fn sink_recovery_from_a_pending_checkpoint_writes_only_the_missing_object(
     assert_eq!(ids, (0..15).collect::<Vec<u64>>(), "each record once");
 }
 
+/// A dead attempt's file that never landed, cut at other offsets than its
+/// successor's files of the same directory: the successor wrote those
+/// records again, committed past the dead file's start and died with its
+/// next file up but not checkpointed. The restarted sink must count that
+/// file and go on, not take the dead file for a gap before it.
+#[tokio::test]
+async fn sink_recovery_counts_a_file_that_follows_a_dead_attempts_file_which_never_landed() {
+    let mut world = SinkWorld::start("sink_carried", 4).await;
+    let topic = world.scope.topic("rows");
+    world.create_topic(&topic, 1).await;
+    let row = |id: u64| (0, None, Some(envelope(SCHEMA, &format!(r#"{{"id":{id},"g":{}}}"#, id % 2))));
+    world.produce(&topic, (0..20).map(row).collect()).await;
+    let config = world.sink_config(
+        &topic,
+        serde_json::json!({
+            "flush.size": 10,
+            "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+            "partition.field.name": "g",
+        }),
+    );
+    let name = format!("carried_{}", world.scope.id());
+    world.put(&name, config).await;
+    let checkpoint_key = format!("{}/_hydrate/{name}/{topic}+0.json", world.topics_dir());
+    let dir = format!("{}/{topic}/", world.topics_dir());
+    let object = |g: u64, start: u64| format!("{dir}g={g}/{topic}+0+{start:010}.json");
+    resumes_clean_at(&world, &checkpoint_key, 20).await;
+    assert_eq!(world.list(&dir).await, [object(0, 0), object(0, 10), object(1, 1), object(1, 11)]);
+    world.kill_sink();
+
+    // The lake after: a dead attempt cut g=0 at 6 (to 14) and never
+    // uploaded it; its successor committed to 10 and died after uploading
+    // g=0 from 10 and g=1 from 11.
+    let mut cp: serde_json::Value =
+        serde_json::from_slice(&world.get(&checkpoint_key).await).expect("checkpoint");
+    cp["resume"] = 10.into();
+    cp["watermarks"] = serde_json::json!({});
+    cp["pending"] = serde_json::json!([
+        {"key": object(0, 6), "encoded": "g=0", "start": 6, "end": 14, "carried": true},
+        {"key": object(0, 10), "encoded": "g=0", "start": 10, "end": 18},
+        {"key": object(1, 11), "encoded": "g=1", "start": 11, "end": 19}
+    ]);
+    let s3 = world.scope.env().s3_client();
+    s3.put_object()
+        .bucket(world.scope.env().s3_bucket())
+        .key(&checkpoint_key)
+        .body(cp.to_string().into_bytes().into())
+        .send()
+        .await
+        .expect("write checkpoint");
+
+    world.produce(&topic, (20..30).map(row).collect()).await;
+    world.start_sink();
+    // Replayed from 10: 10..19 are in the lake, 20..29 make a segment.
+    resumes_clean_at(&world, &checkpoint_key, 30).await;
+    let keys = world.list(&dir).await;
+    assert_eq!(
+        keys,
+        [object(0, 0), object(0, 10), object(0, 20), object(1, 1), object(1, 11), object(1, 21)]
+    );
+    let mut ids = Vec::new();
+    for key in keys {
+        for line in world.get(&key).await.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let row: serde_json::Value = serde_json::from_slice(line).expect("json");
+            ids.push(row["id"].as_u64().expect("id"));
+        }
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..30).collect::<Vec<u64>>(), "each record once");
+    let refusals = world.log_lines(&["the lake and the checkpoint disagree", &name]);
+    assert!(refusals.is_empty(), "the restarted task resumed: {refusals:?}");
+}
+
 /// Two connectors writing one directory, as the seed's sinks #1 and #2 do
 /// (`topics.regex` of one matches the other's topic): the later writer of a
 /// name overwrites with a warning, as Kafka Connect does, rather than taking
@@ -300,6 +372,24 @@ async fn a_second_connector_writing_the_same_names_overwrites_without_restarting
     assert!(clashes.is_empty(), "no task took another connector's object for its own: {clashes:?}");
     let restarts = world.log_lines(&["resuming from checkpoint", &second]);
     assert!(restarts.is_empty(), "the second connector's task never restarted: {restarts:?}");
+}
+
+/// Waits for the checkpoint at `key` to resume at `offset` with nothing pending.
+async fn resumes_clean_at(world: &SinkWorld, key: &str, offset: i64) {
+    wait_for(
+        &format!("the checkpoint to resume at {offset} with nothing pending"),
+        Duration::from_secs(60),
+        || async move {
+            if world.list(key).await.is_empty() {
+                return Ok(None);
+            }
+            let cp: serde_json::Value =
+                serde_json::from_slice(&world.get(key).await).map_err(|e| e.to_string())?;
+            let clean = cp["resume"] == offset && cp["pending"].as_array().is_some_and(|p| p.is_empty());
+            if clean { Ok(Some(())) } else { Err(format!("checkpoint {cp}")) }
+        },
+    )
+    .await
 }
 
 /// Kills the sink `kills` times at random moments (restarting it each
