@@ -195,4 +195,9 @@ d.panel("timeseries", "Sink tasks by state", [('sum by (state) (hydrate_control_
 d.panel("timeseries", "Worker leases", [
     ('sum by (instance) (hydrate_worker_assigned_tasks{kind="sink"})', "tasks on {{instance}}"),
     ('sum by (instance) (increase(hydrate_worker_lease_losses_total{kind="sink"}[1h]))', "leases lost (1h) {{instance}}")], w=8)
+d.panel("timeseries", "Memory budget: flushes and Parquet rows set aside / min", [
+    (f'sum by (connector) (rate(hydrate_sink_memory_flushes_total{{{C}}}[{RI}])) * 60', "flushes {{connector}}"),
+    (f'sum by (connector) (rate(hydrate_sink_spilled_rows_total{{{C}}}[{RI}])) * 60', "rows set aside {{connector}}")], w=12,
+    desc="Open files flushed to stay within HYDRATE_SINK_MEMORY_BYTES, and the Parquet rows those flushes set aside on the spool. "
+         "A steady rate means the budget is tight for the files open at once: raise it, or write fewer directories at once.")
 d.dump(f"{OUT}/sinks.json")

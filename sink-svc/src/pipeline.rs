@@ -452,8 +452,9 @@ impl WriteStage<'_> {
             }
             let before = writer.buffered();
             let keep = before.saturating_sub(left - target);
-            let after = writer.flush_largest(keep)?;
-            left = left - before + after;
+            let flushed = writer.flush_largest(keep)?;
+            left = left - before + flushed.buffered;
+            self.metrics.flushed_for_memory(flushed.files, flushed.set_aside_rows);
         }
         self.memory.flushed(left as u64);
         Ok(())

@@ -173,6 +173,18 @@ pub struct PartitionWriter {
     buffered: usize,
 }
 
+/// What [`PartitionWriter::flush_largest`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flushed {
+    /// Bytes still buffered.
+    pub buffered: usize,
+    /// Files flushed.
+    pub files: u64,
+    /// Of their rows, those set aside on local disk (see
+    /// [`crate::format::RecordWriter::set_aside_rows`]).
+    pub set_aside_rows: u64,
+}
+
 impl PartitionWriter {
     /// A writer that starts at `start` with the recovered `resume` state.
     pub fn new(
@@ -475,8 +487,9 @@ impl PartitionWriter {
 
     /// Flushes the writers that would free the most until at most `target`
     /// bytes stay buffered, leaving those a flush would not free enough
-    /// from (see [`FLUSH_WORTH`]); returns the bytes still buffered.
-    pub fn flush_largest(&mut self, target: usize) -> Result<usize> {
+    /// from (see [`FLUSH_WORTH`]); says what it did and what stays buffered.
+    pub fn flush_largest(&mut self, target: usize) -> Result<Flushed> {
+        let mut flushed = Flushed::default();
         let mut by_size: Vec<(usize, String)> = self
             .files
             .iter()
@@ -489,14 +502,18 @@ impl PartitionWriter {
                 break;
             }
             if let Some(file) = self.files.get_mut(&encoded) {
+                let set_aside = file.writer.set_aside_rows();
                 file.writer.flush().map_err(|e| SinkError::Spool(std::io::Error::other(e.to_string())))?;
                 file.sidecars.flush()?;
                 let now = file.measure();
                 self.buffered = self.buffered.saturating_sub(file.buffered) + now;
                 file.buffered = now;
+                flushed.files += 1;
+                flushed.set_aside_rows += file.writer.set_aside_rows() - set_aside;
             }
         }
-        Ok(self.buffered)
+        flushed.buffered = self.buffered;
+        Ok(flushed)
     }
 
     /// Drops open files and closed files not uploaded (a stopping task: the

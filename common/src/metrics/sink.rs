@@ -18,6 +18,8 @@ pub struct SinkMetrics {
     upload_duration: HistogramVec,
     open_files: IntGaugeVec,
     buffered_bytes: IntGaugeVec,
+    memory_flushes: IntCounterVec,
+    spilled_rows: IntCounterVec,
     consumer_lag: IntGaugeVec,
     freshness: HistogramVec,
     errors: IntCounterVec,
@@ -69,6 +71,16 @@ impl SinkMetrics {
                 "Bytes buffered in memory or spool for objects not yet uploaded.",
                 TASK,
             ),
+            memory_flushes: counter(
+                "hydrate_sink_memory_flushes_total",
+                "Open files flushed to keep the task within its memory budget (HYDRATE_SINK_MEMORY_BYTES).",
+                TASK,
+            ),
+            spilled_rows: counter(
+                "hydrate_sink_spilled_rows_total",
+                "Parquet rows those flushes set aside on the local spool, to go into a full row group later.",
+                TASK,
+            ),
             consumer_lag: gauge(
                 "hydrate_sink_consumer_lag_records",
                 "Records in the partition after the task's position (high watermark - position).",
@@ -103,6 +115,8 @@ impl SinkMetrics {
             upload_duration: self.upload_duration.with_label_values(&labels),
             open_files: self.open_files.with_label_values(&labels),
             buffered_bytes: self.buffered_bytes.with_label_values(&labels),
+            memory_flushes: self.memory_flushes.with_label_values(&labels),
+            spilled_rows: self.spilled_rows.with_label_values(&labels),
             freshness: self.freshness.with_label_values(&labels),
             connector: connector.to_owned(),
             task,
@@ -122,6 +136,8 @@ pub struct SinkTaskMetrics {
     upload_duration: prometheus::Histogram,
     open_files: prometheus::IntGauge,
     buffered_bytes: prometheus::IntGauge,
+    memory_flushes: prometheus::IntCounter,
+    spilled_rows: prometheus::IntCounter,
     freshness: prometheus::Histogram,
 }
 
@@ -165,6 +181,13 @@ impl SinkTaskMetrics {
         self.buffered_bytes.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
+    /// `files` open files flushed for the memory budget, `spilled_rows` of
+    /// their rows set aside on the spool.
+    pub fn flushed_for_memory(&self, files: u64, spilled_rows: u64) {
+        self.memory_flushes.inc_by(files);
+        self.spilled_rows.inc_by(spilled_rows);
+    }
+
     /// Records between the task's position and the high watermark of one
     /// of its partitions.
     pub fn set_consumer_lag(&self, topic: &str, partition: i32, lag: i64) {
@@ -196,6 +219,8 @@ impl SinkTaskMetrics {
             &f.sent_records,
             &f.sent_bytes,
             &f.files_written,
+            &f.memory_flushes,
+            &f.spilled_rows,
             &f.errors,
         ] {
             remove_task(vec, c, t);

@@ -87,6 +87,11 @@ pub trait RecordWriter: Send {
     fn flush_cost(&self) -> usize {
         0
     }
+    /// Rows a flush set aside on local disk so far, in all (Parquet with a
+    /// spill directory), rather than encoding them into a small row group.
+    fn set_aside_rows(&self) -> u64 {
+        0
+    }
     /// Records appended so far.
     fn records(&self) -> u64;
     /// Writes what remains (and the footer); the output is then a complete object.

@@ -66,6 +66,8 @@ pub(super) struct ParquetWriter {
     /// Rows set aside by flushes, older than the builders' (None: flushes
     /// write row groups).
     spill: Option<Spill>,
+    /// Rows set aside so far, in all.
+    set_aside: u64,
     records: u64,
     /// Set if a checked record still failed to append (a bug): the columns
     /// may disagree in length, so nothing more is written.
@@ -128,6 +130,7 @@ impl ParquetWriter {
             batch_rows: BATCH_ROWS.min(row_group_rows),
             writer,
             spill: options.spill_dir.as_deref().map(Spill::new),
+            set_aside: 0,
             records: 0,
             broken: None,
         };
@@ -223,11 +226,13 @@ impl ParquetWriter {
     fn spill_batch(&mut self) -> Result<(), FormatError> {
         if let Some(batch) = self.take_batch()?
             && let Some(spill) = &mut self.spill
-            && let Err(e) = spill.push(&batch)
         {
-            // The rows have left the builders but are not set aside.
-            self.broken = Some(format!("setting rows aside: {e}"));
-            return Err(e);
+            if let Err(e) = spill.push(&batch) {
+                // The rows have left the builders but are not set aside.
+                self.broken = Some(format!("setting rows aside: {e}"));
+                return Err(e);
+            }
+            self.set_aside += batch.num_rows() as u64;
         }
         self.measured = self.measure();
         Ok(())
@@ -312,6 +317,10 @@ impl RecordWriter for ParquetWriter {
 
     fn flush_cost(&self) -> usize {
         if self.would_spill() { 0 } else { self.arrow.fields().len() * ROW_GROUP_BYTES_PER_COLUMN }
+    }
+
+    fn set_aside_rows(&self) -> u64 {
+        self.set_aside
     }
 
     fn records(&self) -> u64 {

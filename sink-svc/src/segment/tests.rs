@@ -298,8 +298,10 @@ fn a_flush_that_would_free_little_next_to_what_it_keeps_is_not_done() {
         let dir = if offset < 5 { "x=2" } else { "x=1" };
         w.append(&files, dir, &record(offset, Value::Int32(1), None), None, 0).unwrap();
     }
-    let left = w.flush_largest(0).unwrap();
+    let flushed = w.flush_largest(0).unwrap();
     assert_eq!(*flushes.lock().unwrap(), [0, 1], "only the large file (opened second) is flushed");
+    assert_eq!((flushed.files, flushed.set_aside_rows), (1, 0));
+    let left = flushed.buffered;
     assert!(left >= 5 * 1000, "the small file keeps its records: {left}");
     // Once it holds enough to be worth a row group, it is flushed too.
     for offset in 105..110 {

@@ -4,9 +4,14 @@
 
 use std::time::Duration;
 
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Int64Type;
 use hydrate_proto::v1;
+use hydrate_tests::control_plane::free_port;
 use hydrate_tests::env::{repo_root, shared_file};
+use hydrate_tests::observability::http_get;
 use hydrate_tests::wait_for;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::sink_support::{SinkWorld, at_slot_start, envelope};
 
@@ -95,4 +100,99 @@ async fn sink_pair_three_writes_hive_partitioned_gzip_parquet() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+const SPILL_SCHEMA: &str = r#"{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"},{"type":"int32","optional":false,"field":"g"},{"type":"string","optional":false,"field":"name"},{"type":"double","optional":false,"field":"amount"}],"optional":false}"#;
+
+/// Directories written at once by the small-budget test.
+const SPILL_DIRECTORIES: u64 = 100;
+/// Records of the small-budget test: one segment, 400 rows a directory.
+const SPILL_RECORDS: u64 = 40_000;
+
+/// The sink under its smallest memory budget (1 MiB) with a hundred Parquet
+/// files open at once (about 3 MB of rows): the budget flushes them again
+/// and again, each flush sets the file's rows aside on the spool (no row
+/// group is under way), and each object still comes out as one row group
+/// with every record of its directory once, in offset order.
+#[tokio::test]
+async fn sink_under_a_small_memory_budget_sets_parquet_rows_aside_and_writes_whole_row_groups() {
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let world = SinkWorld::start_with(
+        "sink_spill",
+        5,
+        vec![
+            ("HYDRATE_SINK_MEMORY_BYTES", "1MiB".to_owned()),
+            ("HYDRATE_METRICS_LISTEN", metrics.to_string()),
+        ],
+    )
+    .await;
+    let topic = world.scope.topic("rows");
+    world.create_topic(&topic, 1).await;
+    let row = |id: u64| {
+        let payload = format!(
+            r#"{{"id":{id},"g":{},"name":"customer {id:08} of the spill test, padded out","amount":{id}.25}}"#,
+            id % SPILL_DIRECTORIES
+        );
+        (0, None, Some(envelope(SPILL_SCHEMA, &payload)))
+    };
+    world.produce(&topic, (0..SPILL_RECORDS).map(row).collect()).await;
+    let config = world.sink_config(
+        &topic,
+        serde_json::json!({
+            "format.class": "io.confluent.connect.s3.format.parquet.ParquetFormat",
+            "flush.size": SPILL_RECORDS,
+            "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+            "partition.field.name": "g",
+        }),
+    );
+    let name = format!("spill_{}", world.scope.id());
+    world.put(&name, config).await;
+    let prefix = format!("{}/{topic}/", world.topics_dir());
+    let keys = wait_for("an object for each directory", Duration::from_secs(120), || {
+        let (world, prefix) = (&world, prefix.clone());
+        async move {
+            let keys = world.list(&prefix).await;
+            if keys.len() as u64 >= SPILL_DIRECTORIES {
+                Ok(Some(keys))
+            } else {
+                Err(format!("{} objects", keys.len()))
+            }
+        }
+    })
+    .await;
+    assert_eq!(keys.len() as u64, SPILL_DIRECTORIES, "one segment: {keys:?}");
+
+    // The budget flushed and the rows were set aside (read while the task runs).
+    let (status, body) = http_get(metrics, "/metrics").await.expect("scrape the sink");
+    assert_eq!(status, 200);
+    let counter = |metric: &str| -> f64 {
+        body.lines()
+            .filter(|l| l.starts_with(metric) && l.contains(&format!("connector=\"{name}\"")))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
+    };
+    let (flushes, spilled) =
+        (counter("hydrate_sink_memory_flushes_total"), counter("hydrate_sink_spilled_rows_total"));
+    assert!(flushes >= SPILL_DIRECTORIES as f64, "flushes for the budget: {flushes}");
+    assert!(spilled >= (SPILL_RECORDS / 2) as f64, "rows set aside: {spilled}");
+
+    let mut all = Vec::new();
+    for key in &keys {
+        let bytes = bytes::Bytes::from(world.get(key).await);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).expect("a Parquet object");
+        assert_eq!(reader.metadata().num_row_groups(), 1, "{key}: one whole row group");
+        let g: u64 =
+            key.split("/g=").nth(1).and_then(|rest| rest.split('/').next()?.parse().ok()).expect("g");
+        let mut ids = Vec::new();
+        for batch in reader.build().expect("reader") {
+            let batch = batch.expect("batch");
+            let column = batch.column_by_name("id").expect("id column");
+            ids.extend(column.as_primitive::<Int64Type>().values().iter().map(|id| *id as u64));
+            assert_eq!(column.null_count(), 0);
+        }
+        let expected: Vec<u64> = (0..SPILL_RECORDS).filter(|id| id % SPILL_DIRECTORIES == g).collect();
+        assert_eq!(ids, expected, "{key}: its directory's records once, in offset order");
+        all.extend(ids);
+    }
+    assert_eq!(all.len() as u64, SPILL_RECORDS);
 }
