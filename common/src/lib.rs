@@ -1,5 +1,6 @@
 //! Code shared by Hydrate's control plane and data-plane services.
 
+pub mod args;
 pub mod connect;
 pub mod kafka_props;
 pub mod metrics;

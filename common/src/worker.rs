@@ -6,8 +6,6 @@
 //! questions later. The worker then registers again and gets new epochs.
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::kafka_props::{self, KafkaPropsError, KafkaSettings};
-use crate::telemetry::{LogFormat, Readiness};
+use crate::args::{KafkaPropertyArgs, ReportingArgs};
+use crate::kafka_props::{KafkaPropsError, KafkaSettings};
+use crate::telemetry::Readiness;
 
 /// The flags and environment every data-plane worker (source and sink)
 /// takes: where the control plane is, who the worker is, how it reaches
@@ -37,19 +36,12 @@ pub struct WorkerArgs {
     /// Kafka bootstrap servers.
     #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
     pub kafka_bootstrap_servers: String,
-    /// Kafka client properties as Kafka Connect worker properties
-    /// (`security.protocol=SASL_SSL`, `sasl.jaas.config=...`); repeatable.
-    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
-    pub kafka_properties: Vec<String>,
-    /// A Kafka Connect worker-properties file with the Kafka client settings.
-    #[arg(long, env = "HYDRATE_KAFKA_PROPERTIES_FILE")]
-    pub kafka_properties_file: Option<PathBuf>,
-    /// Serve /metrics, /healthz and /readyz on this address (off when unset).
-    #[arg(long, env = "HYDRATE_METRICS_LISTEN")]
-    pub metrics_listen: Option<SocketAddr>,
-    /// Log line format: text or json.
-    #[arg(long, env = "HYDRATE_LOG_FORMAT", default_value = "text")]
-    pub log_format: LogFormat,
+    /// Kafka client properties.
+    #[command(flatten)]
+    pub kafka: KafkaPropertyArgs,
+    /// Metrics listener and log format.
+    #[command(flatten)]
+    pub reporting: ReportingArgs,
 }
 
 impl WorkerArgs {
@@ -92,11 +84,7 @@ impl WorkerArgs {
     /// `--kafka-property`; `--kafka-bootstrap-servers` wins over the file's
     /// `bootstrap.servers`.
     pub fn kafka_settings(&self) -> Result<KafkaSettings, KafkaPropsError> {
-        let worker = kafka_props::load_worker_properties(
-            self.kafka_properties_file.as_deref(),
-            &self.kafka_properties,
-        )?;
-        KafkaSettings::from_worker_properties(&worker, Some(&self.kafka_bootstrap_servers))
+        self.kafka.settings(Some(&self.kafka_bootstrap_servers))
     }
 }
 

@@ -22,7 +22,7 @@ mod tasks;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use hydrate_common::telemetry::LogFormat;
+use hydrate_common::args::{KafkaPropertyArgs, ReportingArgs};
 
 pub use server::run;
 
@@ -66,19 +66,12 @@ pub struct Config {
     /// Kafka bootstrap servers, to split sinks by topic-partition.
     #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
     pub kafka_bootstrap_servers: Option<String>,
-    /// Kafka client properties as Kafka Connect worker properties
-    /// (`security.protocol=SASL_SSL`, `sasl.jaas.config=...`); repeatable.
-    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
-    pub kafka_properties: Vec<String>,
-    /// A Kafka Connect worker-properties file with the Kafka client settings.
-    #[arg(long, env = "HYDRATE_KAFKA_PROPERTIES_FILE")]
-    pub kafka_properties_file: Option<PathBuf>,
-    /// Serve /metrics, /healthz and /readyz on this address (off when unset).
-    #[arg(long, env = "HYDRATE_METRICS_LISTEN")]
-    pub metrics_listen: Option<SocketAddr>,
-    /// Log line format: text or json.
-    #[arg(long, env = "HYDRATE_LOG_FORMAT", default_value = "text")]
-    pub log_format: LogFormat,
+    /// Kafka client properties.
+    #[command(flatten)]
+    pub kafka: KafkaPropertyArgs,
+    /// Metrics listener and log format.
+    #[command(flatten)]
+    pub reporting: ReportingArgs,
 }
 
 pub use hydrate_common::shutdown::shutdown_signal;

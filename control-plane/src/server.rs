@@ -40,17 +40,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     .map_err(anyhow::Error::msg)?;
     // The metrics listener first, so a scrape sees the replica while it
     // waits for etcd (not ready yet).
-    hydrate_common::metrics::set_build_info("control-plane");
     let _ = hydrate_common::metrics::control_plane();
     let _ = hydrate_common::metrics::grpc_server();
-    let metrics = match config.metrics_listen {
-        Some(addr) => Some(
-            hydrate_common::telemetry::serve_metrics(addr, shutdown.clone())
-                .await
-                .with_context(|| format!("--metrics-listen {addr}"))?,
-        ),
-        None => None,
-    };
+    let metrics =
+        hydrate_common::telemetry::start_metrics("control-plane", config.reporting.metrics_listen, &shutdown)
+            .await?;
     if config.insecure_no_auth {
         tracing::warn!("authentication is OFF (--insecure-no-auth): anyone reaching the listener is admin");
     }
@@ -60,12 +54,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     let (topics, offsets): (Arc<dyn TopicSource>, _) = match &config.kafka_bootstrap_servers {
         Some(bootstrap) => {
-            let worker = hydrate_common::kafka_props::load_worker_properties(
-                config.kafka_properties_file.as_deref(),
-                &config.kafka_properties,
-            )?;
-            let settings =
-                hydrate_common::kafka_props::KafkaSettings::from_worker_properties(&worker, Some(bootstrap))?;
+            let settings = config.kafka.settings(Some(bootstrap))?;
             let clients = hydrate_kafka::KafkaClients::new(settings).await?;
             let topics = KafkaTopics::new(&clients).map_err(anyhow::Error::msg)?;
             (Arc::new(topics), Some(OffsetStore::new(clients)))

@@ -26,8 +26,6 @@ pub mod upload;
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
-
 use hydrate_common::worker::WorkerOptions;
 use hydrate_proto::v1;
 use tokio_util::sync::CancellationToken;
@@ -41,16 +39,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let spool_root = config.spool_dir(&worker_id)?;
     // The metrics listener first, so a scrape sees the worker while it
     // registers (not ready until it holds a lease).
-    hydrate_common::metrics::set_build_info("sink");
     let _ = (hydrate_common::metrics::sink(), hydrate_common::metrics::worker());
-    let metrics = match config.worker.metrics_listen {
-        Some(addr) => Some(
-            hydrate_common::telemetry::serve_metrics(addr, shutdown.clone())
-                .await
-                .with_context(|| format!("--metrics-listen {addr}"))?,
-        ),
-        None => None,
-    };
+    let metrics =
+        hydrate_common::telemetry::start_metrics("sink", config.worker.reporting.metrics_listen, &shutdown)
+            .await?;
     tracing::info!(
         worker = %worker_id,
         control_plane = ?config.worker.control_plane,

@@ -11,6 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     hydrate_common::tls::install_crypto_provider();
-    let _telemetry = hydrate_common::telemetry::init_with_format("hydrate-sink", config.worker.log_format)?;
+    let _telemetry =
+        hydrate_common::telemetry::init_with_format("hydrate-sink", config.worker.reporting.log_format)?;
     hydrate_sink::run(config, hydrate_sink::shutdown_signal()).await
 }

@@ -18,7 +18,6 @@ mod task;
 pub mod types;
 mod writer;
 
-use anyhow::Context;
 use hydrate_common::worker::WorkerArgs;
 use hydrate_proto::v1;
 use tokio_util::sync::CancellationToken;
@@ -42,16 +41,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let settings = hydrate_kafka::KafkaClients::new(config.worker.kafka_settings()?).await?;
     // The metrics listener first, so a scrape sees the worker while it
     // registers (not ready until it holds a lease).
-    hydrate_common::metrics::set_build_info("source");
     let _ = (hydrate_common::metrics::source(), hydrate_common::metrics::worker());
-    let metrics = match config.worker.metrics_listen {
-        Some(addr) => Some(
-            hydrate_common::telemetry::serve_metrics(addr, shutdown.clone())
-                .await
-                .with_context(|| format!("--metrics-listen {addr}"))?,
-        ),
-        None => None,
-    };
+    let metrics =
+        hydrate_common::telemetry::start_metrics("source", config.worker.reporting.metrics_listen, &shutdown)
+            .await?;
     let address = metrics.as_ref().map(|m| m.local_addr().to_string()).unwrap_or_default();
     let options = config.worker.options(v1::ConnectorType::Source, config.capacity, address);
     tracing::info!(worker = %options.worker_id, endpoints = ?options.endpoints, kafka = %config.worker.kafka_bootstrap_servers, "source service starting");

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use hydrate_common::args::ReportingArgs;
 use hydrate_control_plane::Config;
 use hydrate_proto::v1::connector_service_client::ConnectorServiceClient;
 use hydrate_proto::v1::worker_service_client::WorkerServiceClient;
@@ -113,10 +114,8 @@ impl TestControlPlaneBuilder<'_> {
             lease_ttl_seconds: self.ttl_seconds,
             replica_id: Some(format!("{}-cp", scope.id())),
             kafka_bootstrap_servers: Some(env.kafka_bootstrap().to_owned()),
-            kafka_properties: Vec::new(),
-            kafka_properties_file: None,
-            log_format: Default::default(),
-            metrics_listen: metrics_addr,
+            kafka: Default::default(),
+            reporting: ReportingArgs { metrics_listen: metrics_addr, ..Default::default() },
         };
         let cancel = CancellationToken::new();
         let server = tokio::spawn(hydrate_control_plane::run(config, cancel.clone()));

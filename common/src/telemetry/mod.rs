@@ -29,7 +29,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 pub use grpc::{GrpcServerLayer, GrpcServerService, TraceContextInterceptor};
-pub use server::{MetricsServer, Readiness, serve_metrics};
+pub use server::{MetricsServer, Readiness, serve_metrics, start_metrics};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

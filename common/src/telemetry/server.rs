@@ -55,6 +55,23 @@ impl MetricsServer {
     }
 }
 
+/// A service's metrics listener, started before anything else so a scrape
+/// sees the process while it starts (not ready until the service says so):
+/// sets the build info of `service` and, when `addr` is given, serves there.
+/// A taken address fails at once, naming the `--metrics-listen` flag.
+pub async fn start_metrics(
+    service: &str,
+    addr: Option<SocketAddr>,
+    shutdown: &CancellationToken,
+) -> std::io::Result<Option<MetricsServer>> {
+    crate::metrics::set_build_info(service);
+    let Some(addr) = addr else { return Ok(None) };
+    serve_metrics(addr, shutdown.clone())
+        .await
+        .map(Some)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("--metrics-listen {addr}: {e}")))
+}
+
 /// Binds `addr` (failing at once when it is taken) and serves `/metrics`,
 /// `/healthz` and `/readyz` until `shutdown` is cancelled.
 pub async fn serve_metrics(addr: SocketAddr, shutdown: CancellationToken) -> std::io::Result<MetricsServer> {
