@@ -169,86 +169,33 @@ async fn sink_kill_9_ten_times_with_keys_leaves_each_record_once_beside_its_key(
 /// and write those of the second, once.
 #[tokio::test]
 async fn sink_recovery_from_a_pending_checkpoint_writes_only_the_missing_object() {
-    let mut world = SinkWorld::start("sink_pending", 4).await;
-    let topic = world.scope.topic("rows");
-    world.create_topic(&topic, 1).await;
-    let row = |id: u64| (0, None, Some(envelope(SCHEMA, &format!(r#"{{"id":{id},"g":{}}}"#, id % 2))));
-    world.produce(&topic, (0..10).map(row).collect()).await;
-    let config = world.sink_config(
-        &topic,
-        serde_json::json!({
-            "flush.size": 10,
-            "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
-            "partition.field.name": "g",
-        }),
-    );
-    let name = format!("pending_{}", world.scope.id());
-    world.put(&name, config).await;
-    let checkpoint_key = format!("{}/_hydrate/{name}/{topic}+0.json", world.topics_dir());
-    let dir = format!("{}/{topic}/", world.topics_dir());
-    let even = format!("{dir}g=0/{topic}+0+0000000000.json");
-    let odd = format!("{dir}g=1/{topic}+0+0000000001.json");
-    wait_for("the checkpoint to resume at 10 with nothing pending", Duration::from_secs(60), || {
-        let (world, checkpoint_key) = (&world, checkpoint_key.clone());
-        async move {
-            if world.list(&checkpoint_key).await.is_empty() {
-                return Ok(None);
-            }
-            let cp: serde_json::Value =
-                serde_json::from_slice(&world.get(&checkpoint_key).await).map_err(|e| e.to_string())?;
-            Ok((cp["resume"] == 10 && cp["pending"].as_array().is_some_and(|p| p.is_empty())).then_some(()))
-        }
-    })
-    .await;
-    assert_eq!(world.list(&dir).await, [even.clone(), odd.clone()]);
-    world.kill_sink();
+    let mut lake = EvenOdd::start("sink_pending", 0..10).await;
+    let (even, odd) = (lake.object(0, 0), lake.object(1, 1));
+    lake.resumes_clean_at(10).await;
+    assert_eq!(lake.world.list(&lake.dir).await, [even.clone(), odd.clone()]);
+    lake.world.kill_sink();
 
     // What the lake holds after a crash between the pending checkpoint and
     // the end of the uploads: `even` landed, `odd` did not.
-    let mut cp: serde_json::Value =
-        serde_json::from_slice(&world.get(&checkpoint_key).await).expect("checkpoint");
-    cp["resume"] = 0.into();
-    cp["pending"] = serde_json::json!([
-        {"key": even, "encoded": "g=0", "end": 8},
-        {"key": odd, "encoded": "g=1", "end": 9}
-    ]);
-    let s3 = world.scope.env().s3_client();
-    let bucket = world.scope.env().s3_bucket();
-    s3.put_object()
-        .bucket(bucket)
-        .key(&checkpoint_key)
-        .body(cp.to_string().into_bytes().into())
-        .send()
-        .await
-        .expect("write checkpoint");
-    s3.delete_object().bucket(bucket).key(&odd).send().await.expect("delete object");
+    lake.rewrite_checkpoint(
+        0,
+        serde_json::json!([
+            {"key": even, "encoded": "g=0", "end": 8},
+            {"key": odd, "encoded": "g=1", "end": 9}
+        ]),
+    )
+    .await;
+    let env = lake.world.scope.env();
+    env.s3_client().delete_object().bucket(env.s3_bucket()).key(&odd).send().await.expect("delete object");
 
-    world.produce(&topic, (10..15).map(row).collect()).await;
-    world.start_sink();
+    lake.produce(10..15).await;
+    lake.world.start_sink();
     // Replayed from 0: the even records 0..8 are skipped (in `even`), the
     // odd 1..9 and the new 10..14 make a segment of ten, committed at
     // flush.size: `odd` again, with 11 and 13, and a new even object at 10.
-    wait_for("the checkpoint to resume at 15", Duration::from_secs(60), || {
-        let (world, checkpoint_key) = (&world, checkpoint_key.clone());
-        async move {
-            let cp: serde_json::Value =
-                serde_json::from_slice(&world.get(&checkpoint_key).await).map_err(|e| e.to_string())?;
-            Ok((cp["resume"] == 15 && cp["pending"].as_array().is_some_and(|p| p.is_empty())).then_some(()))
-        }
-    })
-    .await;
-    let keys = world.list(&dir).await;
-    assert_eq!(keys, [even.clone(), format!("{dir}g=0/{topic}+0+0000000010.json"), odd.clone()]);
-    let mut ids = Vec::new();
-    for key in keys {
-        let body = world.get(&key).await;
-        for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let row: serde_json::Value = serde_json::from_slice(line).expect("json");
-            ids.push(row["id"].as_u64().expect("id"));
-        }
-    }
-    ids.sort_unstable();
-    assert_eq!(ids, (0..15).collect::<Vec<u64>>(), "each record once");
+    lake.resumes_clean_at(15).await;
+    assert_eq!(lake.world.list(&lake.dir).await, [even, lake.object(0, 10), odd]);
+    assert_eq!(lake.ids().await, (0..15).collect::<Vec<u64>>(), "each record once");
 }
 
 /// A dead attempt's file that never landed, cut at other offsets than its
@@ -258,69 +205,130 @@ async fn sink_recovery_from_a_pending_checkpoint_writes_only_the_missing_object(
 /// file and go on, not take the dead file for a gap before it.
 #[tokio::test]
 async fn sink_recovery_counts_a_file_that_follows_a_dead_attempts_file_which_never_landed() {
-    let mut world = SinkWorld::start("sink_carried", 4).await;
-    let topic = world.scope.topic("rows");
-    world.create_topic(&topic, 1).await;
-    let row = |id: u64| (0, None, Some(envelope(SCHEMA, &format!(r#"{{"id":{id},"g":{}}}"#, id % 2))));
-    world.produce(&topic, (0..20).map(row).collect()).await;
-    let config = world.sink_config(
-        &topic,
-        serde_json::json!({
-            "flush.size": 10,
-            "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
-            "partition.field.name": "g",
-        }),
-    );
-    let name = format!("carried_{}", world.scope.id());
-    world.put(&name, config).await;
-    let checkpoint_key = format!("{}/_hydrate/{name}/{topic}+0.json", world.topics_dir());
-    let dir = format!("{}/{topic}/", world.topics_dir());
-    let object = |g: u64, start: u64| format!("{dir}g={g}/{topic}+0+{start:010}.json");
-    resumes_clean_at(&world, &checkpoint_key, 20).await;
-    assert_eq!(world.list(&dir).await, [object(0, 0), object(0, 10), object(1, 1), object(1, 11)]);
-    world.kill_sink();
+    let mut lake = EvenOdd::start("sink_carried", 0..20).await;
+    lake.resumes_clean_at(20).await;
+    let committed = [lake.object(0, 0), lake.object(0, 10), lake.object(1, 1), lake.object(1, 11)];
+    assert_eq!(lake.world.list(&lake.dir).await, committed);
+    lake.world.kill_sink();
 
     // The lake after: a dead attempt cut g=0 at 6 (to 14) and never
     // uploaded it; its successor committed to 10 and died after uploading
     // g=0 from 10 and g=1 from 11.
-    let mut cp: serde_json::Value =
-        serde_json::from_slice(&world.get(&checkpoint_key).await).expect("checkpoint");
-    cp["resume"] = 10.into();
-    cp["watermarks"] = serde_json::json!({});
-    cp["pending"] = serde_json::json!([
-        {"key": object(0, 6), "encoded": "g=0", "start": 6, "end": 14, "carried": true},
-        {"key": object(0, 10), "encoded": "g=0", "start": 10, "end": 18},
-        {"key": object(1, 11), "encoded": "g=1", "start": 11, "end": 19}
-    ]);
-    let s3 = world.scope.env().s3_client();
-    s3.put_object()
-        .bucket(world.scope.env().s3_bucket())
-        .key(&checkpoint_key)
-        .body(cp.to_string().into_bytes().into())
-        .send()
-        .await
-        .expect("write checkpoint");
+    lake.rewrite_checkpoint(
+        10,
+        serde_json::json!([
+            {"key": lake.object(0, 6), "encoded": "g=0", "start": 6, "end": 14, "carried": true},
+            {"key": lake.object(0, 10), "encoded": "g=0", "start": 10, "end": 18},
+            {"key": lake.object(1, 11), "encoded": "g=1", "start": 11, "end": 19}
+        ]),
+    )
+    .await;
 
-    world.produce(&topic, (20..30).map(row).collect()).await;
-    world.start_sink();
+    lake.produce(20..30).await;
+    lake.world.start_sink();
     // Replayed from 10: 10..19 are in the lake, 20..29 make a segment.
-    resumes_clean_at(&world, &checkpoint_key, 30).await;
-    let keys = world.list(&dir).await;
-    assert_eq!(
-        keys,
-        [object(0, 0), object(0, 10), object(0, 20), object(1, 1), object(1, 11), object(1, 21)]
-    );
-    let mut ids = Vec::new();
-    for key in keys {
-        for line in world.get(&key).await.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let row: serde_json::Value = serde_json::from_slice(line).expect("json");
-            ids.push(row["id"].as_u64().expect("id"));
-        }
-    }
-    ids.sort_unstable();
-    assert_eq!(ids, (0..30).collect::<Vec<u64>>(), "each record once");
-    let refusals = world.log_lines(&["the lake and the checkpoint disagree", &name]);
+    lake.resumes_clean_at(30).await;
+    let all = [0, 10, 20]
+        .map(|start| lake.object(0, start))
+        .into_iter()
+        .chain([1, 11, 21].map(|start| lake.object(1, start)));
+    assert_eq!(lake.world.list(&lake.dir).await, all.collect::<Vec<_>>());
+    assert_eq!(lake.ids().await, (0..30).collect::<Vec<u64>>(), "each record once");
+    let refusals = lake.world.log_lines(&["the lake and the checkpoint disagree", &lake.name]);
     assert!(refusals.is_empty(), "the restarted task resumed: {refusals:?}");
+}
+
+/// What the crashes made on purpose share: a one-partition topic of
+/// records `{"id", "g": id % 2}` and a JSON sink with a FieldPartitioner on
+/// `g` and flush.size 10, whose checkpoint a test rewrites between runs.
+struct EvenOdd {
+    world: SinkWorld,
+    topic: String,
+    name: String,
+    checkpoint_key: String,
+    /// The topic's directory, with its trailing `/`.
+    dir: String,
+}
+
+impl EvenOdd {
+    /// Produces `ids`, then starts the connector.
+    async fn start(test: &str, ids: std::ops::Range<u64>) -> EvenOdd {
+        let world = SinkWorld::start(test, 4).await;
+        let topic = world.scope.topic("rows");
+        world.create_topic(&topic, 1).await;
+        let config = world.sink_config(
+            &topic,
+            serde_json::json!({
+                "flush.size": 10,
+                "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+                "partition.field.name": "g",
+            }),
+        );
+        let name = format!("evenodd_{}", world.scope.id());
+        let checkpoint_key = format!("{}/_hydrate/{name}/{topic}+0.json", world.topics_dir());
+        let dir = format!("{}/{topic}/", world.topics_dir());
+        let lake = EvenOdd { world, topic, name, checkpoint_key, dir };
+        lake.produce(ids).await;
+        lake.world.put(&lake.name, config).await;
+        lake
+    }
+
+    async fn produce(&self, ids: std::ops::Range<u64>) {
+        let row = |id: u64| (0, None, Some(envelope(SCHEMA, &format!(r#"{{"id":{id},"g":{}}}"#, id % 2))));
+        self.world.produce(&self.topic, ids.map(row).collect()).await;
+    }
+
+    /// The key of directory `g`'s object starting at offset `start`.
+    fn object(&self, g: u64, start: u64) -> String {
+        format!("{}g={g}/{}+0+{start:010}.json", self.dir, self.topic)
+    }
+
+    /// Waits for the checkpoint to resume at `offset` with nothing pending.
+    async fn resumes_clean_at(&self, offset: i64) {
+        let what = format!("the checkpoint to resume at {offset} with nothing pending");
+        wait_for(&what, Duration::from_secs(60), || async move {
+            if self.world.list(&self.checkpoint_key).await.is_empty() {
+                return Ok(None);
+            }
+            let cp: serde_json::Value = serde_json::from_slice(&self.world.get(&self.checkpoint_key).await)
+                .map_err(|e| e.to_string())?;
+            let clean = cp["resume"] == offset && cp["pending"].as_array().is_some_and(|p| p.is_empty());
+            if clean { Ok(Some(())) } else { Err(format!("checkpoint {cp}")) }
+        })
+        .await
+    }
+
+    /// Rewrites the checkpoint as a crash would have left it: `resume`, no
+    /// watermarks, `pending`.
+    async fn rewrite_checkpoint(&self, resume: i64, pending: serde_json::Value) {
+        let mut cp: serde_json::Value =
+            serde_json::from_slice(&self.world.get(&self.checkpoint_key).await).expect("checkpoint");
+        cp["resume"] = resume.into();
+        cp["watermarks"] = serde_json::json!({});
+        cp["pending"] = pending;
+        let env = self.world.scope.env();
+        env.s3_client()
+            .put_object()
+            .bucket(env.s3_bucket())
+            .key(&self.checkpoint_key)
+            .body(cp.to_string().into_bytes().into())
+            .send()
+            .await
+            .expect("write checkpoint");
+    }
+
+    /// The ids of every record in the topic's directory, sorted.
+    async fn ids(&self) -> Vec<u64> {
+        let mut ids = Vec::new();
+        for key in self.world.list(&self.dir).await {
+            for line in self.world.get(&key).await.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let row: serde_json::Value = serde_json::from_slice(line).expect("json");
+                ids.push(row["id"].as_u64().expect("id"));
+            }
+        }
+        ids.sort_unstable();
+        ids
+    }
 }
 
 /// Two connectors writing one directory, as the seed's sinks #1 and #2 do
@@ -372,24 +380,6 @@ async fn a_second_connector_writing_the_same_names_overwrites_without_restarting
     assert!(clashes.is_empty(), "no task took another connector's object for its own: {clashes:?}");
     let restarts = world.log_lines(&["resuming from checkpoint", &second]);
     assert!(restarts.is_empty(), "the second connector's task never restarted: {restarts:?}");
-}
-
-/// Waits for the checkpoint at `key` to resume at `offset` with nothing pending.
-async fn resumes_clean_at(world: &SinkWorld, key: &str, offset: i64) {
-    wait_for(
-        &format!("the checkpoint to resume at {offset} with nothing pending"),
-        Duration::from_secs(60),
-        || async move {
-            if world.list(key).await.is_empty() {
-                return Ok(None);
-            }
-            let cp: serde_json::Value =
-                serde_json::from_slice(&world.get(key).await).map_err(|e| e.to_string())?;
-            let clean = cp["resume"] == offset && cp["pending"].as_array().is_some_and(|p| p.is_empty());
-            if clean { Ok(Some(())) } else { Err(format!("checkpoint {cp}")) }
-        },
-    )
-    .await
 }
 
 /// Kills the sink `kills` times at random moments (restarting it each
