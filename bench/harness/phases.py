@@ -5,7 +5,7 @@ same run."""
 import time
 
 from data import reset_fresh_rows, table_stats
-from stack import BUCKET, log, rss_peak_mib
+from stack import BUCKET, CpuWindow, log, rss_peak_mib
 
 WAIT_TIMEOUT = "7200"
 
@@ -65,14 +65,14 @@ class Runs:
         settle_worker(s, proc)
         name = self.name("snapshot")
         self.topics.append(self.topic)
-        started = time.time()
+        started, cpu = time.time(), CpuWindow(proc.pid)
         s.apply(name, s.source_config("bench_rows", f"bench.{self.run}."))
         done = self.wait_source(name, self.max_ms)
         seconds = done["done_at"] - started
-        rss = rss_peak_mib(proc.pid)
+        rss, used = rss_peak_mib(proc.pid), cpu.stop(count)
         s.delete(name)
         s.stop("source-snapshot")
-        hydrate = {"rows": count, "seconds": seconds, "rows_per_s": count / seconds, "rss_peak_mib": rss}
+        hydrate = {"rows": count, "seconds": seconds, "rows_per_s": count / seconds, "rss_peak_mib": rss, **used}
         r.raw["hydrate_snapshot"] = hydrate
 
         self.sample = s.work / "sample-values.jsonl"
@@ -102,6 +102,13 @@ class Runs:
         r.figure("snapshot", "Hydrate snapshot vs the lower raw limit", rate, "rows/s",
                  "min(COPY, rdkafka produce)", lower, target=(">=", 0.70))
         r.figure("snapshot", "hydrate-source peak RSS (VmHWM)", r.raw["hydrate_snapshot"]["rss_peak_mib"], "MiB")
+        # Throughput on a shared two-core machine drifts between runs; the CPU
+        # a row costs each process drifts much less. The broker's is in neither.
+        hydrate = r.raw["hydrate_snapshot"]
+        if "cpu_us_per_row" in hydrate and "cpu_s" in produce:
+            r.figure("snapshot", "hydrate-source CPU per row", hydrate["cpu_us_per_row"], "us",
+                     "raw producer CPU per record", produce["cpu_s"] * 1e6 / count,
+                     note=f"machine {hydrate['machine_busy']:.0%} busy during the snapshot")
 
     def drop_topic(self, topic):
         if topic in self.topics:
@@ -154,6 +161,10 @@ class Runs:
                          "rdkafka consume", consume["rows_per_s"], target=(">=", 0.70))
             r.figure("sink", f"{label} lake bytes written", run["output_bytes_per_s"] / 2**20, "MiB/s")
             r.figure("sink", f"hydrate-sink peak RSS ({fmt})", run["rss_peak_mib"], "MiB")
+            if "cpu_us_per_row" in run and "cpu_s" in consume:
+                r.figure("sink", f"hydrate-sink CPU per record ({fmt})", run["cpu_us_per_row"], "us",
+                         "raw consumer CPU per record", consume["cpu_s"] * 1e6 / consume["rows"],
+                         note=f"machine {run['machine_busy']:.0%} busy during the run")
         r.figure("sink", "Hydrate sink Parquet, 1000 field partitions open", fields["rows_per_s"], "rows/s",
                  "rdkafka consume", consume["rows_per_s"])
         r.figure("sink", "hydrate-sink peak RSS, 1000 partitions", fields["rss_peak_mib"], "MiB",
@@ -165,22 +176,22 @@ class Runs:
         proc = s.start_worker("sink", tag)
         settle_worker(s, proc)
         name = self.name(f"sink_{tag}")
-        started = time.time()
+        consume = self.report.raw["rdkafka_consume"]
+        started, cpu = time.time(), CpuWindow(proc.pid)
         s.apply(name, config)
         done = self.wait_group(name, self.topic)
         seconds = done["done_at"] - started
-        rss = rss_peak_mib(proc.pid)
+        rss, used = rss_peak_mib(proc.pid), cpu.stop(consume["rows"])
         s.delete(name)
         s.stop(f"sink-{tag}")
         objects = s.lake_objects(config["topics.dir"] + "/")
         out_bytes = sum(o["Size"] for o in objects)
         s.delete_prefix(config["topics.dir"] + "/")
-        consume = self.report.raw["rdkafka_consume"]
         run = {
             "rows": consume["rows"], "seconds": seconds, "rows_per_s": consume["rows"] / seconds,
             "input_bytes_per_s": consume["bytes"] / seconds, "objects": len(objects),
             "output_bytes": out_bytes, "output_bytes_per_s": out_bytes / seconds, "rss_peak_mib": rss,
-            "flush_size": config["flush.size"],
+            "flush_size": config["flush.size"], **used,
         }
         self.report.raw[f"hydrate_sink_{tag}"] = run
         return run

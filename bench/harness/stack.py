@@ -5,6 +5,7 @@ Nothing here stops or changes what scripts/up started."""
 
 import json
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -54,6 +55,40 @@ def rss_peak_mib(pid):
     except OSError:
         pass
     return None
+
+
+def cpu_seconds(pid):
+    """User and system CPU the process (all its threads) has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def machine_cpu():
+    """(busy, total) CPU time of the whole machine so far, in clock ticks."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle and iowait
+    return sum(values) - idle, sum(values)
+
+
+class CpuWindow:
+    """CPU used between start and stop: by one process, and by the machine."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.proc0, self.machine0 = cpu_seconds(pid), machine_cpu()
+
+    def stop(self, rows):
+        """`cpu_s`, `cpu_us_per_row` (the process) and `machine_busy` (0-1)."""
+        proc1, (busy1, total1) = cpu_seconds(self.pid), machine_cpu()
+        busy0, total0 = self.machine0
+        out = {"machine_busy": (busy1 - busy0) / max(1, total1 - total0)}
+        if self.proc0 is not None and proc1 is not None:
+            out["cpu_s"] = proc1 - self.proc0
+            out["cpu_us_per_row"] = out["cpu_s"] * 1e6 / max(1, rows)
+        return out
 
 
 class Stack:
@@ -231,11 +266,17 @@ class Stack:
         env["BENCH_PG_URL"] = self.app_url
         for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
             env[k] = self.env[k]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run([str(self.bin_dir / "hydrate-bench"), *args], env=env,
                              capture_output=True, text=True, timeout=timeout)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if out.returncode != 0:
             raise RuntimeError(f"hydrate-bench {args[0]} failed: {out.stderr.strip()[-2000:]}")
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        if isinstance(result, dict):
+            # The tool's own CPU (its whole run, setup included).
+            result["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return result
 
     def delete_topics(self, *topics):
         try:
