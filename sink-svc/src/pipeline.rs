@@ -101,9 +101,15 @@ enum Converted {
     NullRefused,
 }
 
-/// A message and what became of it.
+/// A message and what became of it. The message itself (its librdkafka
+/// buffers and parsed headers) is freed on the reading thread, which
+/// allocated it, unless the writing stage may need it: for the dead letter
+/// queue, and the step's first record (its trace context).
 struct Item<M> {
-    message: M,
+    topic: Arc<str>,
+    partition: i32,
+    offset: i64,
+    message: Option<M>,
     converted: Converted,
 }
 
@@ -117,6 +123,8 @@ struct ReadStage<'p> {
     partitioner: &'p dyn Partitioner,
     null_values: &'p NullValueBehavior,
     needs_record_time: bool,
+    /// Whether messages go on to the writing stage (a dead letter queue).
+    keep_messages: bool,
     metrics: &'p hydrate_common::metrics::SinkTaskMetrics,
 }
 
@@ -139,6 +147,7 @@ impl<'p> ReadStage<'p> {
         let mut chunk = Vec::with_capacity(CHUNK);
         let mut now = now_ms();
         let mut left = wait;
+        let mut topic: Arc<str> = Arc::from("");
         while (end.read as usize) < MAX_BATCH && !left.is_zero() {
             match self.consumer.poll(left.min(Duration::from_millis(100))) {
                 None if end.read > 0 => break,
@@ -160,7 +169,17 @@ impl<'p> ReadStage<'p> {
                         left = deadline.saturating_duration_since(Instant::now());
                     }
                     let converted = self.convert(&message, now);
-                    chunk.push(Item { message, converted });
+                    if *topic != *message.topic() {
+                        topic = Arc::from(message.topic());
+                    }
+                    let keep = self.keep_messages || end.read == 1;
+                    chunk.push(Item {
+                        topic: topic.clone(),
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        message: keep.then_some(message),
+                        converted,
+                    });
                     if chunk.len() == CHUNK {
                         let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
                         if out.send(full).is_err() {
@@ -264,6 +283,7 @@ impl Pipeline {
             partitioner: self.partitioner.as_ref(),
             null_values: &self.null_values,
             needs_record_time: self.needs_record_time,
+            keep_messages: self.dlq.is_some(),
             metrics: &self.telemetry.metrics,
         };
         let mut write = WriteStage {
@@ -310,6 +330,15 @@ impl Pipeline {
     }
 }
 
+/// Where a record came from, and its message if it was kept.
+#[derive(Clone, Copy)]
+struct Position<'a, M> {
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    message: Option<&'a M>,
+}
+
 /// The writing stage: appends what the reading stage made of each message to
 /// its partition's files, and keeps the task within its memory budget.
 struct WriteStage<'p> {
@@ -342,7 +371,8 @@ impl WriteStage<'_> {
             if entered.is_none()
                 && let Some(first) = chunk.first()
             {
-                let (_, encode) = spans.get_or_insert_with(|| telemetry::consume_spans(&first.message));
+                let (_, encode) =
+                    spans.get_or_insert_with(|| telemetry::consume_spans(first.message.as_ref()));
                 entered = Some(encode.clone().entered());
             }
             for item in chunk {
@@ -357,15 +387,15 @@ impl WriteStage<'_> {
     }
 
     fn handle<M: Message>(&mut self, item: Item<M>, now: i64, stats: &mut StepStats) -> Result<()> {
-        let Item { message, converted } = item;
-        if self.key.1 != message.partition() || self.key.0 != message.topic() {
-            self.key = (message.topic().to_owned(), message.partition());
+        let Item { topic, partition, offset, message, converted } = item;
+        if self.key.1 != partition || *self.key.0 != *topic {
+            self.key = (topic.to_string(), partition);
         }
-        let offset = message.offset();
+        let at = Position { topic: &topic, partition, offset, message: message.as_ref() };
         let Some(writer) = self.writers.get_mut(&self.key) else {
             tracing::warn!(
-                topic = message.topic(),
-                partition = message.partition(),
+                topic = &*topic,
+                partition,
                 "record of a partition not assigned to this task; ignored"
             );
             return Ok(());
@@ -377,11 +407,11 @@ impl WriteStage<'_> {
         let (record, encoded, time) = match converted {
             Converted::Write { record, encoded, time } => (record, encoded, time),
             Converted::Dropped => return Ok(()),
-            Converted::Failed(failure) => return self.fail(&message, failure, stats),
+            Converted::Failed(failure) => return self.fail(at, failure, stats),
             Converted::NullRefused => {
                 return Err(SinkError::Record {
-                    topic: message.topic().to_owned(),
-                    partition: message.partition(),
+                    topic: topic.to_string(),
+                    partition,
                     offset,
                     stage: "TASK_PUT",
                     message: "null value (tombstone) and behavior.on.null.values is fail; \
@@ -400,7 +430,7 @@ impl WriteStage<'_> {
                     exception: "org.apache.kafka.connect.errors.DataException",
                     message: reason,
                 };
-                return self.fail(&message, failure, stats);
+                return self.fail(at, failure, stats);
             }
         }
         self.keep_in_budget()
@@ -408,12 +438,17 @@ impl WriteStage<'_> {
 
     /// A bad record: the task fails (`errors.tolerance=none`), or it goes to
     /// the dead letter queue (if any) and the task goes on.
-    fn fail<M: Message>(&mut self, message: &M, failure: Failure, stats: &mut StepStats) -> Result<()> {
+    fn fail<M: Message>(
+        &mut self,
+        at: Position<'_, M>,
+        failure: Failure,
+        stats: &mut StepStats,
+    ) -> Result<()> {
         if self.errors.tolerance == ErrorTolerance::None {
             return Err(SinkError::Record {
-                topic: message.topic().to_owned(),
-                partition: message.partition(),
-                offset: message.offset(),
+                topic: at.topic.to_owned(),
+                partition: at.partition,
+                offset: at.offset,
                 stage: failure.stage,
                 message: failure.message,
             });
@@ -422,17 +457,20 @@ impl WriteStage<'_> {
         self.metrics.error(telemetry::record_stage(failure.stage));
         if self.errors.log_enable {
             tracing::warn!(
-                topic = message.topic(),
-                partition = message.partition(),
-                offset = message.offset(),
+                topic = at.topic,
+                partition = at.partition,
+                offset = at.offset,
                 stage = failure.stage,
                 error = %failure.message,
                 "record skipped (errors.tolerance=all)"
             );
         }
-        match self.dlq {
-            Some(dlq) => dlq.send(message, &failure),
-            None => Ok(()),
+        match (self.dlq, at.message) {
+            (Some(dlq), Some(message)) => dlq.send(message, &failure),
+            (Some(_), None) => Err(SinkError::Config(
+                "a dead letter queue is configured but the record's message was not kept".into(),
+            )),
+            (None, _) => Ok(()),
         }
     }
 

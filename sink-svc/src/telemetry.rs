@@ -141,9 +141,9 @@ impl Uploader {
 
 /// The `sink.consume` span of a poll's batch, the child of the source poll
 /// of its first record, and `sink.encode` inside it.
-pub fn consume_spans<M: Message>(first: &M) -> (Span, Span) {
+pub fn consume_spans<M: Message>(first: Option<&M>) -> (Span, Span) {
     let consume = tracing::info_span!(parent: None, "sink.consume", records = tracing::field::Empty);
-    if let Some(headers) = first.headers() {
+    if let Some(headers) = first.and_then(Message::headers) {
         propagation::set_parent_from_kafka(&consume, headers.iter().map(|h| (h.key, h.value)));
     }
     let encode = tracing::info_span!(parent: &consume, "sink.encode");
