@@ -4,6 +4,7 @@ binaries first). Prints a table and writes bench/results/latest.json."""
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -55,6 +56,26 @@ def settle(report, idle=0.8, longest=180):
     log(f"settled in {waited:.0f} s (CPU at least {idle:.0%} idle, dirty pages written)")
 
 
+# Bytes a snapshot record takes in Kafka (Kafka Connect's JSON with its
+# schema in every record, and the log's own overhead).
+KAFKA_BYTES_PER_ROW = 1100
+
+
+def check_disk(root, rows, parts):
+    """The local broker holds the snapshot's topic, and for up to a minute
+    (Kafka deletes a dropped topic's files after file.delete.delay.ms) the
+    raw producer's copy beside it: refuse to start without room for both,
+    rather than fill the disk halfway and take the broker down."""
+    if "snapshot" not in parts:
+        return
+    need = 2 * rows * KAFKA_BYTES_PER_ROW + (2 << 30)
+    free = shutil.disk_usage(root).free
+    if free < need:
+        sys.exit(f"scripts/bench: {rows:,} rows need about {need / 2**30:.0f} GiB free for Kafka's topics "
+                 f"(two copies of the snapshot's topic may exist at once); {root} has {free / 2**30:.0f} GiB. "
+                 "Free space (scripts/down --wipe drops the local stack's data), or use --rows.")
+
+
 def main():
     ap = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     ap.add_argument("--rows", type=int, default=10_000_000, help="rows of the generated table (default 10M)")
@@ -75,6 +96,7 @@ def main():
 
     rows = max(1000, args.rows - args.rows % 1000)
     parts = [p for p in (args.only or PARTS) if p not in args.skip]
+    check_disk(args.root, rows, parts)
     run_id = time.strftime("%m%d%H%M%S")
     work = Path(args.cache) / "bench-runs" / run_id
     report = Report({"rows": rows, "parts": parts, "freshness_seconds": args.freshness_seconds,
