@@ -4,6 +4,7 @@
 //! the checks made with them: every dashboard and alert expression through
 //! Prometheus's HTTP API, and one trace across the source and the sink.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,31 @@ pub async fn http_get(addr: SocketAddr, path_and_query: &str) -> Result<(u16, St
     let response = String::from_utf8_lossy(&response);
     let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or("no status line")?;
     Ok((status, response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
+}
+
+/// Every sample of a scrape, keyed by its series as exposed.
+pub async fn scrape(addr: SocketAddr) -> Result<HashMap<String, f64>, String> {
+    let (status, body) = http_get(addr, "/metrics").await?;
+    if status != 200 {
+        return Err(format!("/metrics answered {status}"));
+    }
+    Ok(body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(series, value)| Some((series.to_owned(), value.parse().ok()?)))
+        .collect())
+}
+
+/// The value of the one series named `name` whose labels include all of
+/// `labels` (`key="value"` pairs as exposed).
+pub fn sample(samples: &HashMap<String, f64>, name: &str, labels: &[&str]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|(series, _)| {
+            series.split('{').next() == Some(name) && labels.iter().all(|l| series.contains(l))
+        })
+        .map(|(_, v)| *v)
 }
 
 /// `127.0.0.1:port` of an `http://127.0.0.1:port` URL.

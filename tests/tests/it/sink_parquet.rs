@@ -9,7 +9,7 @@ use arrow::datatypes::Int64Type;
 use hydrate_proto::v1;
 use hydrate_tests::control_plane::free_port;
 use hydrate_tests::env::{repo_root, shared_file};
-use hydrate_tests::observability::http_get;
+use hydrate_tests::observability::{sample, scrape};
 use hydrate_tests::wait_for;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -163,14 +163,10 @@ async fn sink_under_a_small_memory_budget_sets_parquet_rows_aside_and_writes_who
     assert_eq!(keys.len() as u64, SPILL_DIRECTORIES, "one segment: {keys:?}");
 
     // The budget flushed and the rows were set aside (read while the task runs).
-    let (status, body) = http_get(metrics, "/metrics").await.expect("scrape the sink");
-    assert_eq!(status, 200);
-    let counter = |metric: &str| -> f64 {
-        body.lines()
-            .filter(|l| l.starts_with(metric) && l.contains(&format!("connector=\"{name}\"")))
-            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-            .sum()
-    };
+    let samples = scrape(metrics).await.expect("scrape the sink");
+    let task = [format!("connector=\"{name}\"")];
+    let task: Vec<&str> = task.iter().map(String::as_str).collect();
+    let counter = |metric: &str| sample(&samples, metric, &task).unwrap_or(0.0);
     let (flushes, spilled) =
         (counter("hydrate_sink_memory_flushes_total"), counter("hydrate_sink_spilled_rows_total"));
     assert!(flushes >= SPILL_DIRECTORIES as f64, "flushes for the budget: {flushes}");

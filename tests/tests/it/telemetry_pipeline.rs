@@ -15,36 +15,11 @@ use std::time::Duration;
 use hydrate_proto::v1;
 use hydrate_tests::control_plane::{TestControlPlane, WORKER_TOKEN, free_port};
 use hydrate_tests::observability::{
-    TestJaeger, TestPrometheus, http_get, promql_check, wait_source_to_sink_trace,
+    TestJaeger, TestPrometheus, promql_check, sample, scrape, wait_source_to_sink_trace,
 };
 use hydrate_tests::process::{Process, workspace_bin};
 use hydrate_tests::{TestScope, wait_for};
 use tokio_postgres::NoTls;
-
-/// Every sample of a scrape, keyed by its series as exposed.
-async fn scrape(addr: SocketAddr) -> Result<HashMap<String, f64>, String> {
-    let (status, body) = http_get(addr, "/metrics").await?;
-    if status != 200 {
-        return Err(format!("/metrics answered {status}"));
-    }
-    Ok(body
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter_map(|(series, value)| Some((series.to_owned(), value.parse().ok()?)))
-        .collect())
-}
-
-/// The value of the one series named `name` whose labels include all of
-/// `labels` (`key="value"` pairs as exposed).
-fn sample(samples: &HashMap<String, f64>, name: &str, labels: &[&str]) -> Option<f64> {
-    samples
-        .iter()
-        .find(|(series, _)| {
-            series.split('{').next() == Some(name) && labels.iter().all(|l| series.contains(l))
-        })
-        .map(|(_, v)| *v)
-}
 
 fn password(url: &str) -> String {
     hydrate_common::connect::parse_pg_url(url)
