@@ -89,7 +89,8 @@ class Runs:
         log(f"snapshot: raw rdkafka producer, {count:,} records of ~{r.info['record_value_bytes_avg']:.0f} bytes")
         raw_topic = f"bench.{self.run}.raw_produce"
         self.topics.append(raw_topic)
-        produce = s.tool("produce", "--topic", raw_topic, "--count", str(count), "--sample-file", str(self.sample))
+        produce = s.tool("produce", "--topic", raw_topic, "--count", str(count), "--sample-file", str(self.sample),
+                         *s.producer_property_args())
         self.drop_topic(raw_topic)
         r.raw["rdkafka_produce"] = produce
 

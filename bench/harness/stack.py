@@ -278,6 +278,24 @@ class Stack:
             result["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         return result
 
+    def producer_property_args(self):
+        """`--property` arguments for the raw producer: the `producer.*` and
+        common settings of HYDRATE_KAFKA_PROPERTIES_FILE, which the workers
+        get too, so the limit is measured with the same client settings."""
+        path = os.environ.get("HYDRATE_KAFKA_PROPERTIES_FILE")
+        if not path:
+            return []
+        args = []
+        for line in Path(path).read_text().splitlines():
+            line = line.strip()
+            if not line or line[0] in "#!" or "=" not in line:
+                continue
+            key, value = (part.strip() for part in line.split("=", 1))
+            if key.startswith(("consumer.", "admin.")) or key == "bootstrap.servers":
+                continue
+            args += ["--property", f"{key.removeprefix('producer.')}={value}"]
+        return args
+
     def delete_topics(self, *topics):
         try:
             self.tool("delete-topics", *topics)

@@ -33,8 +33,12 @@ pub struct ProduceArgs {
     sample_file: std::path::PathBuf,
     /// Commit a transaction this often, as the source does (its
     /// `MIN_TRANSACTION`); 0 for no transactions at all.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 1000)]
     commit_ms: u64,
+    /// A librdkafka producer setting over the source's defaults (repeat;
+    /// the harness passes the workers' `producer.*` properties here).
+    #[arg(long = "property", value_name = "KEY=VALUE")]
+    properties: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -199,6 +203,11 @@ pub fn produce(args: &ProduceArgs) -> anyhow::Result<Value> {
         .set("linger.ms", "5")
         .set("queue.buffering.max.kbytes", "65536")
         .set("queue.buffering.max.messages", "200000");
+    for property in &args.properties {
+        let (key, value) =
+            property.split_once('=').with_context(|| format!("--property {property}: expected KEY=VALUE"))?;
+        config.set(key.trim(), value.trim());
+    }
     if transactional {
         config
             .set("transactional.id", format!("hydrate-bench-{}", args.topic))
