@@ -17,13 +17,15 @@ use tokio_postgres::{Client, NoTls};
 
 /// A source test's world.
 pub struct SourceTest {
-    pub scope: TestScope,
     pub cp: TestControlPlane,
     pub pg: Client,
     /// The test's own schema (created, dropped at the end of a passing run).
     pub schema: String,
     worker: Option<Process>,
     workers_started: u32,
+    /// Last: fields drop in order, and the scope deletes the topics the
+    /// worker writes.
+    pub scope: TestScope,
 }
 
 impl SourceTest {
@@ -34,7 +36,7 @@ impl SourceTest {
         let pg = connect(scope.env().pg_url()).await;
         let schema = scope.pg_schema();
         pg.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create schema");
-        SourceTest { scope, cp, pg, schema, worker: None, workers_started: 0 }
+        SourceTest { cp, pg, schema, worker: None, workers_started: 0, scope }
     }
 
     /// Another PostgreSQL session.
