@@ -101,7 +101,8 @@ def main():
     work = Path(args.cache) / "bench-runs" / run_id
     report = Report({"rows": rows, "parts": parts, "freshness_seconds": args.freshness_seconds,
                      "peer_rows": args.peer_rows, "run": run_id})
-    stack = Stack(load_env(args.env_file), args.bin_dir, work, run_id)
+    stack = Stack(load_env(args.env_file), args.bin_dir, work, run_id,
+                  run_dir=Path(args.env_file).resolve().parent / "run")
     log(f"run {run_id}: parts {', '.join(parts)}, {rows:,} rows; logs in {work}")
     failed = []
     try:

@@ -5,7 +5,7 @@ same run."""
 import time
 
 from data import reset_fresh_rows, table_stats
-from stack import BUCKET, CpuWindow, log, rss_peak_mib
+from stack import BUCKET, log, rss_peak_mib
 
 WAIT_TIMEOUT = "7200"
 
@@ -17,6 +17,27 @@ def flush_size_for(rows):
         if rows % size == 0 and rows // size >= 4:
             return size
     return rows
+
+
+def whole_cpu_figure(report, part, worker, run, tool, raw, tool_us_per_row):
+    """The CPU a row costs the worker and the stack's services together
+    (Kafka, the object store, PostgreSQL), against the raw tool and the same
+    services during its run: on a saturated machine, that sum is what a rate
+    is divided into. The note gives each share."""
+    ours, theirs = run.get("service_cpu_us_per_row"), raw.get("service_cpu_us_per_row")
+    if ours is None or theirs is None:
+        return
+
+    def shares(first, value, services):
+        parts = [f"{first} {value:.2f}"] + [f"{k} {v:.2f}" for k, v in sorted(services.items())]
+        return " + ".join(parts)
+
+    ours_total = run["cpu_us_per_row"] + sum(ours.values())
+    theirs_total = tool_us_per_row + sum(theirs.values())
+    report.figure(part, f"CPU per row, {worker} and the stack's services", ours_total, "us",
+                  f"{tool} and the stack's services", theirs_total,
+                  note=f"{shares(worker, run['cpu_us_per_row'], ours)} against "
+                       f"{shares(tool, tool_us_per_row, theirs)} us")
 
 
 def settle_worker(stack, proc):
@@ -65,7 +86,7 @@ class Runs:
         settle_worker(s, proc)
         name = self.name("snapshot")
         self.topics.append(self.topic)
-        started, cpu = time.time(), CpuWindow(proc.pid)
+        started, cpu = time.time(), s.cpu_window(proc.pid)
         s.apply(name, s.source_config("bench_rows", f"bench.{self.run}."))
         done = self.wait_source(name, self.max_ms)
         seconds = done["done_at"] - started
@@ -89,8 +110,10 @@ class Runs:
         log(f"snapshot: raw rdkafka producer, {count:,} records of ~{r.info['record_value_bytes_avg']:.0f} bytes")
         raw_topic = f"bench.{self.run}.raw_produce"
         self.topics.append(raw_topic)
+        window = s.cpu_window()
         produce = s.tool("produce", "--topic", raw_topic, "--count", str(count), "--sample-file", str(self.sample),
                          *s.producer_property_args())
+        produce.update(window.stop(count))
         self.drop_topic(raw_topic)
         r.raw["rdkafka_produce"] = produce
 
@@ -110,6 +133,7 @@ class Runs:
             r.figure("snapshot", "hydrate-source CPU per row", hydrate["cpu_us_per_row"], "us",
                      "raw producer CPU per record", produce["cpu_s"] * 1e6 / count,
                      note=f"machine {hydrate['machine_busy']:.0%} busy during the snapshot")
+            whole_cpu_figure(r, "snapshot", "source", hydrate, "raw producer", produce, produce["cpu_s"] * 1e6 / count)
 
     def drop_topic(self, topic):
         if topic in self.topics:
@@ -123,7 +147,9 @@ class Runs:
         if self.topic not in self.topics:
             raise RuntimeError("the sink runs read the snapshot's topic: run the snapshot part too")
         log("sink: raw rdkafka consumer, read_committed")
+        window = s.cpu_window()
         consume = s.tool("consume", "--topic", self.topic)
+        consume.update(window.stop(consume["rows"]))
         r.raw["rdkafka_consume"] = consume
         encode_rows = min(self.rows, 2_000_000)
         log(f"sink: raw Arrow -> Parquet (snappy) encoding of {encode_rows:,} records in memory")
@@ -166,6 +192,8 @@ class Runs:
                 r.figure("sink", f"hydrate-sink CPU per record ({fmt})", run["cpu_us_per_row"], "us",
                          "raw consumer CPU per record", consume["cpu_s"] * 1e6 / consume["rows"],
                          note=f"machine {run['machine_busy']:.0%} busy during the run")
+                whole_cpu_figure(r, "sink", f"sink {fmt}", run, "raw consumer", consume,
+                                 consume["cpu_s"] * 1e6 / consume["rows"])
         r.figure("sink", "Hydrate sink Parquet, 1000 field partitions open", fields["rows_per_s"], "rows/s",
                  "rdkafka consume", consume["rows_per_s"])
         r.figure("sink", "hydrate-sink peak RSS, 1000 partitions", fields["rss_peak_mib"], "MiB",
@@ -178,7 +206,7 @@ class Runs:
         settle_worker(s, proc)
         name = self.name(f"sink_{tag}")
         consume = self.report.raw["rdkafka_consume"]
-        started, cpu = time.time(), CpuWindow(proc.pid)
+        started, cpu = time.time(), s.cpu_window(proc.pid)
         s.apply(name, config)
         done = self.wait_group(name, self.topic)
         seconds = done["done_at"] - started

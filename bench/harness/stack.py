@@ -73,27 +73,63 @@ def machine_cpu():
     return sum(values) - idle, sum(values)
 
 
-class CpuWindow:
-    """CPU used between start and stop: by one process, and by the machine."""
+def tree_cpu_seconds(pid):
+    """CPU of a process and of its children, live (PostgreSQL's backends) and
+    exited; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            child = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if child[1] == str(pid):  # ppid
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, pid):
+
+# The stack's services whose CPU each run reports beside the worker's or the
+# raw tool's: what else the machine spent on each row.
+SERVICES = ("kafka", "s3", "postgres")
+
+
+class CpuWindow:
+    """CPU used between start and stop: by one process (if any), by the
+    stack's services (`services`: name -> pid), and by the machine."""
+
+    def __init__(self, pid=None, services=None):
         self.pid = pid
-        self.proc0, self.machine0 = cpu_seconds(pid), machine_cpu()
+        self.services = services or {}
+        self.proc0 = cpu_seconds(pid) if pid else None
+        self.services0 = {name: tree_cpu_seconds(p) for name, p in self.services.items()}
+        self.machine0 = machine_cpu()
 
     def stop(self, rows):
-        """`cpu_s`, `cpu_us_per_row` (the process) and `machine_busy` (0-1)."""
-        proc1, (busy1, total1) = cpu_seconds(self.pid), machine_cpu()
+        """`cpu_s`, `cpu_us_per_row` (the process), `service_cpu_us_per_row`
+        (each service) and `machine_busy` (0-1)."""
+        proc1, (busy1, total1) = (cpu_seconds(self.pid) if self.pid else None), machine_cpu()
         busy0, total0 = self.machine0
         out = {"machine_busy": (busy1 - busy0) / max(1, total1 - total0)}
         if self.proc0 is not None and proc1 is not None:
             out["cpu_s"] = proc1 - self.proc0
             out["cpu_us_per_row"] = out["cpu_s"] * 1e6 / max(1, rows)
+        per_row = {}
+        for name, pid in self.services.items():
+            before, after = self.services0[name], tree_cpu_seconds(pid)
+            if before is not None and after is not None:
+                per_row[name] = (after - before) * 1e6 / max(1, rows)
+        if per_row:
+            out["service_cpu_us_per_row"] = per_row
         return out
 
 
 class Stack:
-    def __init__(self, env, bin_dir, work_dir, run_id):
+    def __init__(self, env, bin_dir, work_dir, run_id, run_dir=None):
         self.env = env
+        self.run_dir = Path(run_dir) if run_dir else Path()
         self.bin_dir = Path(bin_dir)
         self.work = Path(work_dir)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -260,6 +296,21 @@ class Stack:
         return config
 
     # --- the raw-limit tool ----------------------------------------------
+
+    def service_pids(self):
+        """The pids of the stack's services (SERVICES), from the run
+        directory beside the stack's env file."""
+        pids = {}
+        for name in SERVICES:
+            try:
+                pids[name] = int((self.run_dir / f"{name}.pid").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+        return pids
+
+    def cpu_window(self, pid=None):
+        """A CpuWindow over `pid` and the stack's services."""
+        return CpuWindow(pid, self.service_pids())
 
     def tool(self, *args, timeout=None):
         env = self.base_env()
