@@ -2,37 +2,13 @@
 //! serves the contract's series and they move with the RPCs served.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use hydrate_proto::v1;
 use hydrate_tests::control_plane::TestControlPlane;
 use hydrate_tests::env::shared_file;
+use hydrate_tests::observability::{http_get as get, scrape};
 use hydrate_tests::{TestScope, wait_for};
-
-/// A minimal HTTP/1.1 GET: status and body.
-async fn get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.map_err(|e| e.to_string())?;
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or("no status line")?;
-    Ok((status, response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
-}
-
-/// Every sample of a scrape, keyed by its series as exposed
-/// (`name{label="value",...}`, labels sorted by name as the encoder writes them).
-async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
-    let (status, body) = get(addr, "/metrics").await.expect("scrape");
-    assert_eq!(status, 200, "{body}");
-    body.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter_map(|(series, value)| Some((series.to_owned(), value.parse().ok()?)))
-        .collect()
-}
 
 fn value(samples: &HashMap<String, f64>, series: &str) -> f64 {
     samples.get(series).copied().unwrap_or(0.0)
@@ -50,7 +26,7 @@ async fn control_plane_metrics_follow_its_rpcs() {
     })
     .await;
 
-    let before = scrape(addr).await;
+    let before = scrape(addr).await.expect("scrape");
     assert_eq!(
         value(&before, r#"hydrate_build_info{service="control-plane",version="0.1.0"}"#),
         1.0,
@@ -100,7 +76,7 @@ async fn control_plane_metrics_follow_its_rpcs() {
         .await;
     assert_eq!(gone.expect_err("wrong lease").code(), tonic::Code::NotFound);
 
-    let after = scrape(addr).await;
+    let after = scrape(addr).await.expect("scrape");
     let moved = |series: &str| value(&after, series) - value(&before, series);
     assert!(moved(put_ok) >= 1.0, "{put_ok} did not count the put");
     assert!(moved(list_unauth) >= 1.0, "{list_unauth} did not count the refusal");
@@ -114,7 +90,7 @@ async fn control_plane_metrics_follow_its_rpcs() {
 
     // The leader's census: connectors and tasks by state, zeros included.
     wait_for("the leader's census of connectors and tasks", Duration::from_secs(30), || async move {
-        let samples = scrape(addr).await;
+        let samples = scrape(addr).await?;
         let leading = value(&samples, "hydrate_control_plane_is_leader") == 1.0;
         let census = samples
             .contains_key(r#"hydrate_control_plane_connectors{state="failed",type="source"}"#)
