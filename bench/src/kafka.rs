@@ -31,9 +31,9 @@ pub struct ProduceArgs {
     /// `topic-stats --save-sample` wrote them (records of the topic to mirror).
     #[arg(long)]
     sample_file: std::path::PathBuf,
-    /// Commit a transaction this often, as the source does (its
+    /// Commit a transaction this often (default: as the source does, its
     /// `MIN_TRANSACTION`); 0 for no transactions at all.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = hydrate_source::MIN_TRANSACTION.as_millis() as u64)]
     commit_ms: u64,
     /// A librdkafka producer setting over the source's defaults (repeat;
     /// the harness passes the workers' `producer.*` properties here).
@@ -188,7 +188,7 @@ pub fn topic_stats(args: &TopicStatsArgs) -> anyhow::Result<Value> {
 }
 
 /// The source service's producer (`source-svc/src/kafka.rs`): idempotent,
-/// transactional, linger 5 ms, a 64 MiB / 200k-record queue, no compression.
+/// transactional, its `PRODUCER_DEFAULTS` (linger, queue), no compression.
 pub fn produce(args: &ProduceArgs) -> anyhow::Result<Value> {
     let text = std::fs::read(&args.sample_file).context("read the sample file")?;
     let values: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|v| !v.is_empty()).collect();
@@ -197,12 +197,10 @@ pub fn produce(args: &ProduceArgs) -> anyhow::Result<Value> {
     }
     let transactional = args.commit_ms > 0;
     let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &args.bootstrap)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("queue.buffering.max.kbytes", "65536")
-        .set("queue.buffering.max.messages", "200000");
+    config.set("bootstrap.servers", &args.bootstrap).set("enable.idempotence", "true");
+    for (key, value) in hydrate_source::PRODUCER_DEFAULTS {
+        config.set(key, value);
+    }
     for property in &args.properties {
         let (key, value) =
             property.split_once('=').with_context(|| format!("--property {property}: expected KEY=VALUE"))?;

@@ -30,8 +30,19 @@ pub fn client_config(bootstrap: &str, clients: &KafkaClients) -> KafkaClients {
 
 /// librdkafka settings of the task's producer, each applied unless the
 /// worker's properties (`producer.*`) set it.
-pub const PRODUCER_DEFAULTS: [(&str, &str); 3] =
-    [("linger.ms", "5"), ("queue.buffering.max.kbytes", "65536"), ("queue.buffering.max.messages", "200000")];
+///
+/// `linger.ms=50` (librdkafka's default is 5): a snapshot's rows then go to
+/// the broker in full batches (`batch.size`, 1 MB) instead of what 5 ms
+/// holds, about 450 records at 90k rows/s. In 2M-row benchmark runs the
+/// source's CPU a row fell from about 10 us to 7.7 and the broker's from
+/// about 5.4 to 3.9 (as low as for the raw producer), and the snapshot went
+/// from 0.53-0.61 of the raw produce limit to 0.63. It adds no latency to
+/// small polls: every poll ends with a commit, which sends at once.
+pub const PRODUCER_DEFAULTS: [(&str, &str); 3] = [
+    ("linger.ms", "50"),
+    ("queue.buffering.max.kbytes", "65536"),
+    ("queue.buffering.max.messages", "200000"),
+];
 
 /// The client config of a task's transactional producer (common and
 /// `producer.*` properties, then [`PRODUCER_DEFAULTS`] where they are silent).
@@ -306,10 +317,10 @@ mod tests {
         }
         assert_eq!(config.get("transactional.id"), Some("hydrate-source-c-0"));
         let tuned = producer_config(
-            &clients(&[("producer.linger.ms", "50"), ("producer.enable.idempotence", "false")]),
+            &clients(&[("producer.linger.ms", "20"), ("producer.enable.idempotence", "false")]),
             "t",
         );
-        assert_eq!(tuned.get("linger.ms"), Some("50"), "a worker property wins over a default");
+        assert_eq!(tuned.get("linger.ms"), Some("20"), "a worker property wins over a default");
         assert_eq!(tuned.get("queue.buffering.max.messages"), Some("200000"));
         assert_eq!(tuned.get("enable.idempotence"), Some("true"), "exactly once needs idempotence");
         // Every setting is one librdkafka knows.

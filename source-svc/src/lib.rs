@@ -23,6 +23,10 @@ use hydrate_proto::v1;
 use tokio_util::sync::CancellationToken;
 
 pub use error::{Result, SourceError};
+/// The task producer's settings and transaction length, which the
+/// benchmark's raw producer copies.
+pub use kafka::PRODUCER_DEFAULTS;
+pub use writer::MIN_TRANSACTION;
 
 /// Command-line and environment configuration of the source service.
 #[derive(Debug, Clone, clap::Parser)]

@@ -26,7 +26,7 @@ use crate::offset::SourceOffset;
 /// encodes nothing), so a large snapshot commits about once a second, not
 /// every `batch.max.rows` rows. (At 0.2 s, a snapshot spent over a quarter
 /// of its time in commits.)
-const MIN_TRANSACTION: Duration = Duration::from_millis(1000);
+pub const MIN_TRANSACTION: Duration = Duration::from_millis(1000);
 
 /// Where one relation's records go.
 #[derive(Debug, Clone)]
