@@ -57,13 +57,19 @@ def rss_peak_mib(pid):
     return None
 
 
+def proc_stat(path):
+    """The fields of a /proc/<pid>/stat after the command name (state, ppid,
+    ...: field N of proc(5) is [N - 3]); None once the process is gone."""
+    try:
+        return Path(path).read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def cpu_seconds(pid):
     """User and system CPU the process (all its threads) has used so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
+    fields = proc_stat(f"/proc/{pid}/stat")
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu():
@@ -76,17 +82,13 @@ def machine_cpu():
 def tree_cpu_seconds(pid):
     """CPU of a process and of its children, live (PostgreSQL's backends) and
     exited; None once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = proc_stat(f"/proc/{pid}/stat")
+    if fields is None:
         return None
     ticks = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            child = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if child[1] == str(pid):  # ppid
+        child = proc_stat(stat)
+        if child is not None and child[1] == str(pid):  # ppid
             ticks += int(child[11]) + int(child[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
